@@ -1,0 +1,93 @@
+"""create_app(settings): builds every component once, wires the routes, owns start-up and shut-down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+
+from vidrag import __version__
+from vidrag.api import errors
+from vidrag.api.deps import Container, require_api_key
+from vidrag.api.routes import files, health, seed, storage, tasks
+from vidrag.jobs.events import InMemoryEventBus
+from vidrag.jobs.inprocess import InProcessRunner
+from vidrag.pipeline.ffmpeg import find_ffmpeg
+from vidrag.services.download_job import DownloadJob
+from vidrag.services.downloads import DownloadService
+from vidrag.services.storage import StorageService
+from vidrag.settings import Settings
+from vidrag.storage.db import Database
+from vidrag.storage.media import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+def build_container(settings: Settings) -> Container:
+    settings.ensure_dirs()
+    settings.resolved_secret_key()  # generated and persisted on first start, refused if a placeholder
+    db = Database(settings.sqlalchemy_url)
+    db.migrate()
+    media = MediaStore(settings.media_dir, settings.tmp_dir)
+    events = InMemoryEventBus()
+    ffmpeg = find_ffmpeg(settings.ffmpeg_path)
+    job = DownloadJob(settings, db, media, events, ffmpeg)
+    runner = InProcessRunner(job, settings.download_concurrency)
+    storage_service = StorageService(settings, db, media)
+    downloads = DownloadService(settings, db, media, runner, events, storage_service)
+    return Container(settings=settings, db=db, runner=runner, events=events, downloads=downloads,
+                     storage=storage_service, ffmpeg=ffmpeg)
+
+
+async def _periodic_cleanup(container: Container) -> None:
+    interval = container.settings.cleanup_interval_minutes * 60
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            result = await run_in_threadpool(container.storage.cleanup)
+            log.info("periodic cleanup: %d files deleted, %.1f MB freed", result.deleted_files, result.freed_space_mb)
+        except Exception:
+            log.exception("periodic cleanup failed; will try again")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    container = build_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container.events.bind(asyncio.get_running_loop())
+        await container.runner.start()
+        await run_in_threadpool(container.downloads.recover)
+        cleaner = (asyncio.create_task(_periodic_cleanup(container))
+                   if settings.cleanup_interval_minutes > 0 else None)
+        try:
+            yield
+        finally:
+            if cleaner is not None:
+                cleaner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cleaner
+            await container.runner.stop()
+            container.db.dispose()
+
+    app = FastAPI(title="vidrag", version=__version__, lifespan=lifespan,
+                  description="Video download API (compatible with video-download-api) and video knowledge base.")
+    app.state.container = container
+    errors.install(app)
+    if settings.cors_origins:
+        wildcard = "*" in settings.cors_origins
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=not wildcard,
+                           allow_methods=["GET", "POST", "DELETE", "PATCH", "PUT"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"])
+    guarded = [Depends(require_api_key)]
+    app.include_router(health.router)
+    for router in (seed.router, tasks.router, files.router, storage.router):
+        app.include_router(router, dependencies=guarded)
+    return app

@@ -1,0 +1,68 @@
+"""Dependency aliases: routes declare what they need, the app state provides it."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vidrag.domain.errors import Unauthorized
+from vidrag.jobs.base import JobRunner
+from vidrag.jobs.events import InMemoryEventBus
+from vidrag.services.downloads import DownloadService
+from vidrag.services.storage import StorageService
+from vidrag.settings import Settings
+from vidrag.storage.db import Database
+
+
+@dataclass
+class Container:
+    """Everything built once per app by create_app; no module-level singletons."""
+
+    settings: Settings
+    db: Database
+    runner: JobRunner
+    events: InMemoryEventBus
+    downloads: DownloadService
+    storage: StorageService
+    ffmpeg: str
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_downloads(c: ContainerDep) -> DownloadService:
+    return c.downloads
+
+
+def get_storage(c: ContainerDep) -> StorageService:
+    return c.storage
+
+
+DownloadsDep = Annotated[DownloadService, Depends(get_downloads)]
+StorageDep = Annotated[StorageService, Depends(get_storage)]
+
+
+def require_api_key(request: Request, c: ContainerDep) -> None:
+    """When API keys are configured, every guarded route needs one.
+
+    Accepted as ``Authorization: Bearer <key>``, ``X-API-Key``, or ``?api_key=`` (for EventSource and
+    <video src>, which cannot send headers).
+    """
+    keys = c.settings.api_keys
+    if not keys:
+        return
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    token = token or request.headers.get("x-api-key", "") or request.query_params.get("api_key", "")
+    if not token or not any(hmac.compare_digest(token.encode(), k.get_secret_value().encode()) for k in keys):
+        raise Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'"
+                           if not token else "the API key is not valid; check VIDRAG_API_KEYS",
+                           code="api_key_missing" if not token else "api_key_invalid")

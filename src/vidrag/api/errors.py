@@ -1,0 +1,73 @@
+"""The one place where errors become HTTP: a table from domain error class to status.
+
+Every error body is ``{"code", "message"}`` (plus ``detail``, which FastAPI clients of the seed read).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vidrag.domain import errors as e
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[e.VidragError], int] = {
+    e.BadRequest: 400,
+    e.Unauthorized: 401,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.PayloadTooLarge: 413,
+    e.UnsupportedMediaType: 415,
+    e.InvalidInput: 422,
+    e.ServiceUnavailable: 503,
+    e.InsufficientStorage: 507,
+}
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+
+
+def status_for(exc: e.VidragError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "detail": message if detail is None else detail}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(e.VidragError)
+    async def _domain(_: Request, exc: e.VidragError) -> JSONResponse:
+        status = status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = exc.errors()
+        summary = "; ".join(f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: "
+                            f"{err.get('msg', 'invalid')}" for err in problems[:5])
+        return JSONResponse(error_body("invalid_request", f"invalid request: {summary}",
+                                       jsonable_encoder(problems, exclude={"ctx", "input", "url"})),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "internal error; the details are in the server log"),
+                            status_code=500)

@@ -1,0 +1,24 @@
+"""Native storage routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from vidrag.api.deps import StorageDep
+
+router = APIRouter(prefix="/api/v1/storage", tags=["storage"])
+
+
+@router.get("")
+def storage_info(storage: StorageDep) -> dict[str, Any]:
+    """Files kept, their size and age, free disk space and the retention policy."""
+    return storage.info()
+
+
+@router.post("/cleanup")
+async def storage_cleanup(storage: StorageDep) -> dict[str, Any]:
+    """Apply the retention policy now."""
+    return (await run_in_threadpool(storage.cleanup)).to_json()

@@ -1,0 +1,91 @@
+"""In-process runner: an asyncio queue feeding N worker coroutines that run jobs in threads.
+
+The cap on concurrent jobs is the number of workers. Blocking work (yt-dlp, FFmpeg) runs in a thread
+so the event loop keeps serving requests; job state lives in the database, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+
+from vidrag.jobs.base import JobControl, JobHandler, RunnerStats
+
+log = logging.getLogger(__name__)
+
+
+class InProcessRunner:
+    def __init__(self, handler: JobHandler, concurrency: int) -> None:
+        self._handler = handler
+        self._concurrency = concurrency
+        self._queue: asyncio.Queue[str] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()  # queued, not yet started
+        self._running: dict[str, JobControl] = {}
+        self._limiter = CapacityLimiter(concurrency)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        with self._lock:
+            for task_id in sorted(self._pending):  # enqueued before start
+                self._queue.put_nowait(task_id)
+        self._workers = [asyncio.create_task(self._work(), name=f"vidrag-worker-{i}")
+                         for i in range(self._concurrency)]
+
+    async def stop(self) -> None:
+        with self._lock:
+            for control in self._running.values():
+                control.cancel_event.set()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    def enqueue(self, task_id: str) -> None:
+        with self._lock:
+            if task_id in self._pending or task_id in self._running:
+                return
+            self._pending.add(task_id)
+        if self._loop is not None and self._queue is not None:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, task_id)
+
+    def cancel(self, task_id: str) -> bool:
+        with self._lock:
+            if task_id in self._pending:
+                self._pending.discard(task_id)  # the worker skips it when it comes up
+                return True
+            control = self._running.get(task_id)
+        if control is None:
+            return False
+        control.cancel_event.set()
+        return True
+
+    def stats(self) -> RunnerStats:
+        with self._lock:
+            return RunnerStats(queued=len(self._pending), running=len(self._running), concurrency=self._concurrency)
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            task_id = await self._queue.get()
+            with self._lock:
+                if task_id not in self._pending:
+                    continue  # cancelled while queued
+                self._pending.discard(task_id)
+                control = JobControl(task_id)
+                self._running[task_id] = control
+            try:
+                await anyio.to_thread.run_sync(self._handler, task_id, control, limiter=self._limiter,
+                                               abandon_on_cancel=True)
+            except Exception:  # the handler records failures on the task; this is a bug in the handler
+                log.exception("job %s crashed outside its own error handling", task_id)
+            finally:
+                with self._lock:
+                    self._running.pop(task_id, None)

@@ -1,0 +1,116 @@
+"""Typed settings. Nothing else in vidrag reads the environment.
+
+Names are a contract with scripts and operators: ``VIDRAG_*`` plus the seed's ``HOST`` and ``PORT``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "change_me", "changethis", "secret", "secret-key",
+                        "your-secret-key", "dev", "development", "test", "password", "please-change-me"}
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, grouped by concern."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDRAG_", env_file=".env", extra="ignore")
+
+    # --- service -----------------------------------------------------------------------------------
+    env: Environment = Environment.PRODUCTION
+    host: str = Field("0.0.0.0", validation_alias=AliasChoices("HOST", "VIDRAG_HOST"))
+    port: int = Field(8000, ge=0, le=65535, validation_alias=AliasChoices("PORT", "VIDRAG_PORT"))
+    log_level: str = "info"
+
+    # --- storage -----------------------------------------------------------------------------------
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # default: SQLite file inside data_dir
+    redis_url: str | None = None  # reserved for the scaled-out runner
+
+    # --- security ----------------------------------------------------------------------------------
+    secret_key: SecretStr | None = None  # unset: generated once and kept in data_dir/.secret_key
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_private_networks: bool = False
+
+    # --- downloads ---------------------------------------------------------------------------------
+    download_concurrency: int = Field(2, ge=1, le=64)
+    max_attempts: int = Field(3, ge=1, le=20)
+    mp3_bitrate_kbps: int = Field(192, ge=32, le=320)
+    opus_bitrate_kbps: int = Field(96, ge=16, le=256)
+    max_download_mb: int = Field(4096, ge=1)
+    max_upload_mb: int = Field(2048, ge=1)
+    socket_timeout_seconds: float = Field(30.0, gt=0)
+    ffmpeg_path: str | None = None  # default: ffmpeg on PATH, else the imageio-ffmpeg wheel's binary
+
+    # --- retention and disk ------------------------------------------------------------------------
+    retention_max_age_hours: float = Field(24.0, gt=0)
+    retention_max_total_mb: float = Field(1000.0, gt=0)
+    retention_keep_newest: int = Field(10, ge=0)
+    cleanup_interval_minutes: float = Field(60.0, ge=0)  # 0 disables the periodic cleanup
+    min_free_disk_mb: float = Field(500.0, ge=0)
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.secret_key is not None and self.env is Environment.PRODUCTION:
+            raw = self.secret_key.get_secret_value()
+            if raw.strip().lower() in _PLACEHOLDER_SECRETS or len(raw) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"VIDRAG_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} characters; "
+                    "set a real one (openssl rand -base64 42), unset it to have one generated, "
+                    "or run in development mode (VIDRAG_ENV=development)"
+                )
+        return self
+
+    # --- derived paths -----------------------------------------------------------------------------
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'vidrag.db').resolve()}"
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.media_dir, self.tmp_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, else one generated on first start and kept (mode 600) in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.data_dir / ".secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(42)
+        key_file.touch(mode=0o600)
+        key_file.write_text(key)
+        return key
