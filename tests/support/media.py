@@ -1,0 +1,77 @@
+"""Test media made on the spot with espeak-ng and FFmpeg: nothing downloaded, nothing large committed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SENTENCES = [
+    "The lighthouse keeper counted seven ships before sunrise.",
+    "Fresh basil grows best in warm soil with plenty of water.",
+    "A copper kettle whistled loudly in the empty kitchen.",
+]
+
+
+def _run(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+@dataclass(frozen=True)
+class MediaSet:
+    root: Path
+
+    @property
+    def mp4(self) -> Path:  # H.264 + AAC speech, ~10 s
+        return self.root / "clip.mp4"
+
+    @property
+    def hls(self) -> Path:
+        return self.root / "hls" / "index.m3u8"
+
+    @property
+    def silent_video(self) -> Path:  # video track only
+        return self.root / "silent.mp4"
+
+    @property
+    def wav(self) -> Path:
+        return self.root / "speech.wav"
+
+
+def make_media(root: Path) -> MediaSet:
+    ffmpeg = shutil.which("ffmpeg")
+    espeak = shutil.which("espeak-ng")
+    if not ffmpeg or not espeak:
+        raise RuntimeError("tests need ffmpeg and espeak-ng (apt-get install -y ffmpeg espeak-ng; .ci/run does it)")
+    root.mkdir(parents=True, exist_ok=True)
+    media = MediaSet(root)
+    _run(espeak, "-w", str(media.wav), " ".join(SENTENCES))
+    _run(ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-i", str(media.wav),
+         "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+         "-movflags", "+faststart", str(media.mp4))
+    media.hls.parent.mkdir(exist_ok=True)
+    _run(ffmpeg, "-v", "error", "-y", "-i", str(media.mp4), "-c", "copy", "-f", "hls", "-hls_time", "2",
+         "-hls_playlist_type", "vod", str(media.hls))
+    _run(ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=3",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(media.silent_video))
+    (root / "page.html").write_text("<html><head><title>No video here</title></head><body>Hello</body></html>")
+    (root / "fake.mp4").write_text("this is plain text pretending to be a video\n" * 50)
+    return media
+
+
+@dataclass(frozen=True)
+class Probe:
+    duration: float
+    codecs: dict[str, str]  # codec_type -> codec_name
+
+
+def ffprobe(path: Path) -> Probe:
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+                          str(path)], check=True, capture_output=True, text=True)
+    data = json.loads(out.stdout)
+    codecs: dict[str, str] = {}
+    for stream in data["streams"]:
+        codecs.setdefault(stream["codec_type"], stream["codec_name"])
+    return Probe(float(data["format"]["duration"]), codecs)
