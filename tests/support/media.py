@@ -49,7 +49,8 @@ def make_media(root: Path) -> MediaSet:
     media = MediaSet(root)
     _run(espeak, "-w", str(media.wav), " ".join(SENTENCES))
     _run(ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-i", str(media.wav),
-         "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+         "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
+         "-ar", "44100", "-ac", "2",
          "-movflags", "+faststart", str(media.mp4))
     media.hls.parent.mkdir(exist_ok=True)
     _run(ffmpeg, "-v", "error", "-y", "-i", str(media.mp4), "-c", "copy", "-f", "hls", "-hls_time", "2",
@@ -65,6 +66,12 @@ def make_media(root: Path) -> MediaSet:
 class Probe:
     duration: float
     codecs: dict[str, str]  # codec_type -> codec_name
+    streams: list[dict[str, object]]
+    bit_rate: int
+
+    def stream_duration(self, kind: str) -> float:
+        stream = next(s for s in self.streams if s["codec_type"] == kind)
+        return float(str(stream.get("duration", self.duration)))
 
 
 def ffprobe(path: Path) -> Probe:
@@ -74,4 +81,11 @@ def ffprobe(path: Path) -> Probe:
     codecs: dict[str, str] = {}
     for stream in data["streams"]:
         codecs.setdefault(stream["codec_type"], stream["codec_name"])
-    return Probe(float(data["format"]["duration"]), codecs)
+    return Probe(float(data["format"]["duration"]), codecs, data["streams"], int(data["format"].get("bit_rate", 0)))
+
+
+def audio_md5(path: Path) -> str:
+    """MD5 of the first audio stream's packets: equal for a stream copy, different after re-encoding."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-c", "copy", "-f", "md5", "-"],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
