@@ -28,7 +28,8 @@ def wait_seed(svc: RunningService, task_id: str) -> dict[str, object]:
     while time.monotonic() < deadline:
         body: dict[str, object] = svc.client.get(f"/api/status/{task_id}").json()
         assert body["status"] in ("processing", "completed", "error")
-        assert isinstance(body["progress"], int) and 0 <= body["progress"] <= 100
+        assert isinstance(body["progress"], int)
+        assert 0 <= body["progress"] <= 100
         if body["status"] != "processing":
             return body
         time.sleep(0.1)
@@ -55,12 +56,16 @@ def test_seed_scenarios_produce_exactly_the_requested_files(
     task_id = submit(service, f"{media_url}/clip.mp4", **flags)
     status = wait_seed(service, task_id)
     assert status["status"] == "completed", status
-    assert status["progress"] == 100 and status["error"] is None and status["completed_at"]
+    assert status["progress"] == 100
+    assert status["error"] is None
+    assert status["completed_at"]
     files = status["files"]
-    assert isinstance(files, dict) and set(files) == kinds
+    assert isinstance(files, dict)
+    assert set(files) == kinds
     info = status["video_info"]
     assert isinstance(info, dict)
-    assert info["title"] == "clip" and info["extractor"] == "generic"
+    assert info["title"] == "clip"
+    assert info["extractor"] == "generic"
     assert abs(float(info["duration"]) - source.duration) < 0.5
     for key in ("title", "duration", "uploader", "view_count", "like_count", "description", "upload_date",
                 "thumbnail", "webpage_url", "extractor", "id"):
@@ -94,7 +99,8 @@ def test_both_flags_false_is_rejected(service: RunningService, media_url: str) -
 
 def test_unknown_task_and_file_errors(service: RunningService) -> None:
     r = service.client.get("/api/status/does-not-exist")
-    assert r.status_code == 404 and r.json()["code"] == "task_not_found"
+    assert r.status_code == 404
+    assert r.json()["code"] == "task_not_found"
     assert service.client.delete("/api/tasks/does-not-exist").status_code == 404
     for bad in ("..vidrag.db", "a..b.mp4", "a\\b.mp4"):
         r = service.client.get(f"/api/download/{bad}")
@@ -103,21 +109,25 @@ def test_unknown_task_and_file_errors(service: RunningService) -> None:
     # the database and the secret live in the data dir too: no name reaches them
     for name in ("vidrag.db", ".secret_key", "tasks.json"):
         r = service.client.get(f"/api/download/{name}")
-        assert r.status_code == 404 and r.json()["code"] == "file_not_found"
+        assert r.status_code == 404
+        assert r.json()["code"] == "file_not_found"
 
 
 def test_task_list_and_delete(service: RunningService, media_url: str) -> None:
     task_id = submit(service, f"{media_url}/clip.mp4")
     status = wait_seed(service, task_id)
     listing = service.client.get("/api/tasks").json()
-    assert listing["total_tasks"] == 1 and listing["active_tasks"] == 0 and listing["processing_urls"] == 0
+    assert listing["total_tasks"] == 1
+    assert listing["active_tasks"] == 0
+    assert listing["processing_urls"] == 0
     entry = listing["tasks"][task_id]
     assert set(entry) == {"status", "progress", "message", "created_at", "completed_at", "video_info", "files"}
     assert entry["files"] == status["files"]
     files = status["files"]
     assert isinstance(files, dict)
     r = service.client.delete(f"/api/tasks/{task_id}")
-    assert r.status_code == 200 and "message" in r.json()
+    assert r.status_code == 200
+    assert "message" in r.json()
     assert service.client.get(f"/api/status/{task_id}").status_code == 404
     assert service.client.get(files["video"]).status_code == 404
     assert not (service.settings.media_dir / task_id).exists()
@@ -129,7 +139,8 @@ def test_same_url_in_progress_returns_the_same_task(service: RunningService, med
     second = submit(service, url.replace("http://127.0.0.1", "HTTP://127.0.0.1") + "&utm_source=x")
     assert first == second
     listing = service.client.get("/api/tasks").json()
-    assert listing["total_tasks"] == 1 and listing["processing_urls"] == 1
+    assert listing["total_tasks"] == 1
+    assert listing["processing_urls"] == 1
     assert wait_seed(service, first)["status"] == "completed"
     third = submit(service, url)  # finished: a new submit is new work
     assert third != first
@@ -139,20 +150,26 @@ def test_same_url_in_progress_returns_the_same_task(service: RunningService, med
 def test_storage_info_and_cleanup_shapes(service: RunningService, media_url: str) -> None:
     wait_seed(service, submit(service, f"{media_url}/clip.mp4"))
     info = service.client.get("/api/storage/info").json()
-    assert info["status"] == "success" and "timestamp" in info
+    assert info["status"] == "success"
+    assert "timestamp" in info
     storage = info["storage"]
-    assert storage["total_files"] == 2 and storage["total_size_mb"] > 0
+    assert storage["total_files"] == 2
+    assert storage["total_size_mb"] > 0
     assert 0 <= storage["newest_file_hours"] <= storage["oldest_file_hours"] < 1
     assert "temp_dir" in storage
     cleanup = service.client.post("/api/storage/cleanup").json()
     result = cleanup["cleanup_result"]
     assert cleanup["status"] == "success"
     assert set(result) == {"total_files", "deleted_files", "freed_space_mb", "preserved_files", "strategy"}
-    assert result["total_files"] == 2 and result["deleted_files"] == 0 and result["preserved_files"] == 2
-    assert isinstance(result["strategy"], list) and result["strategy"]
+    assert result["total_files"] == 2
+    assert result["deleted_files"] == 0
+    assert result["preserved_files"] == 2
+    assert isinstance(result["strategy"], list)
+    assert result["strategy"]
 
 
 def test_health(service: RunningService) -> None:
     body = service.client.get("/api/health").json()
-    assert body["status"] == "healthy" and "timestamp" in body
+    assert body["status"] == "healthy"
+    assert "timestamp" in body
     assert body["services"]["database"] == "ok"

@@ -1,0 +1,146 @@
+"""Bad inputs: each a clear 4xx with a stable code, or a task failed with a readable reason; never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.media import MediaSet
+from tests.support.service import RunningService
+
+
+def assert_healthy(svc: RunningService) -> None:
+    assert svc.client.get("/api/health").json()["status"] == "healthy"
+
+
+@pytest.mark.parametrize(("url", "code"), [
+    ("not a url", "unsupported_scheme"),
+    ("", "invalid_url"),
+    ("ftp://127.0.0.1/video.mp4", "unsupported_scheme"),
+    ("file:///etc/passwd", "unsupported_scheme"),
+    ("http://", "invalid_url"),
+    ("http://host.invalid/video.mp4", "unresolvable_host"),
+    ("http://127.0.0.1:99999/x", "invalid_url"),
+])
+def test_rejected_urls(service: RunningService, url: str, code: str) -> None:
+    for path in ("/api/process", "/api/v1/tasks"):
+        r = service.client.post(path, json={"url": url})
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == code
+        assert r.json()["message"]
+    assert service.client.get("/api/tasks").json()["total_tasks"] == 0
+    assert_healthy(service)
+
+
+@pytest.mark.parametrize("body", ["not json", '{"url": 5}', "{}", '{"url": "http://x", "keep_video": "maybe"}'])
+def test_malformed_bodies(service: RunningService, body: str) -> None:
+    r = service.client.post("/api/process", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(("path", "code", "words"), [
+    ("/missing.mp4", "not_found_upstream", "404"),
+    ("/page.html", "unsupported_url", "no video or audio"),
+    ("/fake.mp4", None, ""),
+])
+def test_failing_sources_end_failed_with_a_reason(service: RunningService, media_url: str, path: str,
+                                                  code: str | None, words: str) -> None:
+    task = service.wait(service.client.post("/api/v1/tasks", json={"url": media_url + path}).json()["id"])
+    assert task["status"] == "failed"
+    assert task["error"]["message"]
+    assert words in task["error"]["message"]
+    if code:
+        assert task["error"]["code"] == code
+    assert task["error"]["code"] != "internal_error"
+    seed = service.client.get(f"/api/status/{task['id']}").json()
+    assert seed["status"] == "error"
+    assert seed["error"] == task["error"]["message"]
+    assert seed["files"] == {}
+    assert_healthy(service)
+
+
+def test_media_without_audio_fails_clearly_when_audio_is_asked(service: RunningService, media_url: str) -> None:
+    task = service.wait(service.client.post("/api/v1/tasks", json={"url": f"{media_url}/silent.mp4"}).json()["id"])
+    assert task["status"] == "failed"
+    assert task["error"]["code"] == "no_audio"
+
+
+def test_ssrf_targets_are_refused(start_service: Callable[..., RunningService], media_url: str) -> None:
+    svc = start_service(allow_private_networks=False)
+    for url in (f"{media_url}/clip.mp4", "http://169.254.169.254/latest/meta-data/", "http://[::1]/x",
+                "http://10.0.0.1/x", "http://localhost/x", "http://0.0.0.0/x"):
+        r = svc.client.post("/api/process", json={"url": url})
+        assert r.status_code == 422, url
+        assert r.json()["code"] == "url_blocked", url
+        assert "VIDRAG_ALLOW_PRIVATE_NETWORKS" in r.json()["message"]
+    assert svc.client.get("/api/tasks").json()["total_tasks"] == 0
+    assert_healthy(svc)
+
+
+def test_insufficient_disk_refuses_new_work_and_keeps_old(start_service: Callable[..., RunningService],
+                                                           media_url: str) -> None:
+    svc = start_service()
+    done = svc.wait(svc.client.post("/api/v1/tasks", json={"url": f"{media_url}/clip.mp4"}).json()["id"])
+    svc.settings.min_free_disk_mb = 10**12  # the same settings object the service reads
+    r = svc.client.post("/api/process", json={"url": f"{media_url}/clip.mp4?again=1"})
+    assert r.status_code == 507
+    assert r.json()["code"] == "insufficient_storage"
+    assert "cleanup" in r.json()["message"]
+    kept = svc.client.get(f"/api/v1/tasks/{done['id']}").json()
+    assert kept["status"] == "completed"
+    assert len(kept["files"]) == 2
+    assert all(svc.client.get(f["url"]).status_code == 200 for f in kept["files"])
+
+
+def upload(svc: RunningService, path: Path, name: str, **form: str) -> tuple[int, dict[str, object]]:
+    with path.open("rb") as fh:
+        r = svc.client.post("/api/v1/uploads", files={"file": (name, fh, "application/octet-stream")}, data=form)
+    return r.status_code, r.json()
+
+
+def test_upload_is_processed_like_a_download(service: RunningService, media: MediaSet) -> None:
+    status, body = upload(service, media.mp4, "My Talk.mp4", audio_format="wav")
+    assert status == 201, body
+    task = service.wait(str(body["id"]))
+    assert task["status"] == "completed", task["error"]
+    assert task["source"] == "upload"
+    assert task["video_info"]["title"] == "My_Talk"
+    assert abs(task["video_info"]["duration"] - 10.0) < 0.5
+    assert {f["kind"]: f["content_type"] for f in task["files"]} == {"video": "video/mp4", "audio": "audio/wav"}
+
+
+def test_upload_type_is_checked_by_content_not_name(service: RunningService, media: MediaSet, tmp_path: Path) -> None:
+    status, body = upload(service, media.root / "fake.mp4", "video.mp4")
+    assert status == 415
+    assert body["code"] == "unsupported_media_type"
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert upload(service, empty, "empty.mp4")[0] == 415
+    # real media under a misleading name is fine
+    assert upload(service, media.mp4, "notes.txt")[0] == 201
+    assert_healthy(service)
+
+
+def test_oversized_upload_is_refused(start_service: Callable[..., RunningService], media: MediaSet,
+                                     tmp_path: Path) -> None:
+    svc = start_service(max_upload_mb=1)
+    big = tmp_path / "big.mp4"
+    big.write_bytes(media.mp4.read_bytes() * 10)  # ~2 MB, valid MP4 header
+    status, body = upload(svc, big, "big.mp4")
+    assert status == 413
+    assert body["code"] == "payload_too_large"
+    assert svc.client.get("/api/v1/tasks").json()["total"] == 0
+    assert not any(svc.settings.tmp_dir.iterdir())
+    assert_healthy(svc)
+
+
+def test_unknown_routes_and_methods_have_codes(service: RunningService) -> None:
+    r = service.client.get("/api/nope")
+    assert r.status_code == 404
+    assert r.json()["code"] == "not_found"
+    r = service.client.put("/api/process")
+    assert r.status_code == 405
+    assert r.json()["code"] == "method_not_allowed"

@@ -1,0 +1,151 @@
+"""The `vidrag` command as a user runs it: a real process on a fresh data dir, media from 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.media import ffprobe
+from vidrag.storage.db import Database
+from vidrag.storage.models import TaskRow
+from vidrag.storage.repositories import TaskRepository
+
+VIDRAG = Path(sys.executable).with_name("vidrag")
+TIMEOUT = 90
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    output: str
+
+
+class Cli:
+    """Runs `vidrag` with settings only from this environment; cwd is the tmp dir, so no stray .env is read."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.cwd = tmp_path
+        self.data_dir = tmp_path / "data"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIDRAG_") and k not in ("HOST", "PORT")}
+        self.env = {**env, "VIDRAG_DATA_DIR": str(self.data_dir), "VIDRAG_ALLOW_PRIVATE_NETWORKS": "true",
+                    "VIDRAG_MIN_FREE_DISK_MB": "0", "VIDRAG_ENV": "development"}
+
+    def __call__(self, *args: str) -> Result:
+        proc = subprocess.run([str(VIDRAG), *args], cwd=self.cwd, env=self.env, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+        return Result(proc.returncode, proc.stdout + proc.stderr)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([str(VIDRAG), *args], cwd=self.cwd, env=self.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def tasks_in_db(self) -> list[TaskRow]:
+        db = Database(f"sqlite:///{self.data_dir / 'vidrag.db'}")
+        try:
+            with db.session() as s:
+                return TaskRepository(s).all()
+        finally:
+            db.dispose()
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+def printed_files(output: str) -> dict[str, Path]:
+    """kind -> absolute path, from the lines `vidrag download` prints for a completed task."""
+    found = re.findall(r"^\s+(video|audio|subtitle|thumbnail)\s+[\d.]+\s+\w+\s+(/\S+)\s*$", output, re.MULTILINE)
+    return {kind: Path(path) for kind, path in found}
+
+
+def test_download_then_list_and_inspect(cli: Cli, media_url: str) -> None:
+    r = cli("download", f"{media_url}/clip.mp4", "--audio", "m4a")
+    assert r.code == 0, r.output
+    files = printed_files(r.output)
+    assert set(files) == {"video", "audio"}, r.output
+    assert files["audio"].suffix == ".m4a"
+    assert ffprobe(files["audio"]).codecs == {"audio": "aac"}
+    assert ffprobe(files["video"]).codecs.keys() >= {"video", "audio"}
+    assert all(p.is_relative_to(cli.data_dir.resolve()) for p in files.values())
+    [task] = cli.tasks_in_db()
+    assert task.status == "completed"
+
+    listed = cli("tasks")
+    assert listed.code == 0, listed.output
+    row = next((line for line in listed.output.splitlines() if task.id[:8] in line), "")
+    assert "completed" in row, listed.output
+    assert "clip" in row
+    assert "1 of 1 tasks" in listed.output
+    assert "0 of 0 tasks" in cli("tasks", "--status", "failed", "--status", "running").output
+
+    info = cli("storage")
+    assert info.code == 0, info.output
+    assert re.search(r"total_files\W+2\b", info.output), info.output
+    cleaned = cli("storage", "--cleanup")
+    assert cleaned.code == 0, cleaned.output
+    assert re.search(r"deleted_files\W+0\b", cleaned.output), cleaned.output  # newer than the retention age
+    assert all(p.is_file() for p in files.values())
+
+
+def test_audio_only_download(cli: Cli, media_url: str) -> None:
+    r = cli("download", f"{media_url}/clip.mp4", "--no-video", "--audio", "opus")
+    assert r.code == 0, r.output
+    files = printed_files(r.output)
+    assert set(files) == {"audio"}, r.output
+    assert ffprobe(files["audio"]).codecs == {"audio": "opus"}
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (("ftp://x",), "unsupported_scheme"),
+    (("http://127.0.0.1:1/v.mp4", "--no-video", "--no-audio"), "nothing_to_do"),
+    (("http://127.0.0.1:1/v.mp4", "--max-height", "2"), "invalid_option"),
+])
+def test_refused_requests_exit_2_and_create_no_task(cli: Cli, args: tuple[str, ...], code: str) -> None:
+    r = cli("download", *args)
+    assert r.code == 2, r.output
+    assert f"{code}:" in r.output
+    assert cli.tasks_in_db() == []
+
+
+def test_missing_source_exits_1_with_the_reason(cli: Cli, media_url: str) -> None:
+    r = cli("download", f"{media_url}/missing.mp4")
+    assert r.code == 1, r.output
+    assert "not_found_upstream" in r.output
+    assert "404 Not Found" in r.output
+    assert "Traceback" not in r.output
+    [task] = cli.tasks_in_db()
+    assert task.status == "failed"
+    assert task.error_code == "not_found_upstream"
+    assert "failed" in cli("tasks", "--status", "failed").output
+
+
+def test_ctrl_c_cancels_the_task_and_exits_130(cli: Cli, media_url: str) -> None:
+    proc = cli.start("download", f"{media_url}/slow/clip.mp4?bps=20000")
+    try:
+        deadline = time.monotonic() + 30
+        while not (cli.data_dir / "vidrag.db").exists() or not any(
+                t.status == "running" and t.progress > 0 for t in cli.tasks_in_db()):
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, output
+    [task] = cli.tasks_in_db()
+    assert task.status == "cancelled"
+    assert task.files == []
+    assert not (cli.data_dir / "tmp" / task.id).exists()  # the partial download is gone
+    assert "Traceback" not in output
