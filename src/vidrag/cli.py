@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.filesize import decimal
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+from rich.table import Table
 
+from vidrag.domain.errors import VidragError
+from vidrag.domain.tasks import AudioFormat, TaskOptions, TaskStatus
 from vidrag.settings import Settings
+
+if TYPE_CHECKING:
+    from vidrag.api.deps import Container
+    from vidrag.jobs.base import JobRunner
+    from vidrag.storage.db import Database
+    from vidrag.storage.models import TaskRow
 
 app = typer.Typer(help="vidrag: video download API and video knowledge base", no_args_is_help=True)
 console = Console()
+POLL_SECONDS = 0.5  # the row is re-read this often, in case an event was published before we subscribed
+IDLE_WAIT_SECONDS = 15.0  # how long a finished or cancelled job may take to clean up before the loop closes
+EXIT_INTERRUPTED = 130
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -91,3 +111,192 @@ def migrate() -> None:
     settings.ensure_dirs()
     Database(settings.sqlalchemy_url).migrate()
     console.print("✅ database is up to date")
+
+
+# --- download ----------------------------------------------------------------------------------------
+@app.command()
+def download(url: Annotated[str, typer.Argument(help="http(s) address of a video page or a media file")],
+             audio: Annotated[AudioFormat, typer.Option(help="format of the extracted audio")] = AudioFormat.MP3,
+             no_video: Annotated[bool, typer.Option("--no-video", help="keep only the audio")] = False,
+             no_audio: Annotated[bool, typer.Option("--no-audio", help="keep only the video")] = False,
+             max_height: Annotated[int | None, typer.Option(help="best video at most N pixels high")] = None) -> None:
+    """Download URL into the local data dir, the way the server does; Ctrl+C cancels."""
+    from vidrag.api.app import build_container
+
+    settings = load_settings()
+    try:
+        container = build_container(settings)
+    except VidragError as exc:
+        console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+        raise typer.Exit(1) from exc
+    options = TaskOptions(extract_audio=not no_audio, keep_video=not no_video, audio_format=audio,
+                          max_height=max_height)
+    try:
+        code = asyncio.run(_download(container, url, options))
+    except KeyboardInterrupt:  # asyncio.run cancelled _download, which cancelled the task, then re-raised this
+        code = EXIT_INTERRUPTED
+    finally:
+        container.db.dispose()
+    raise typer.Exit(code)
+
+
+async def _download(container: Container, url: str, options: TaskOptions) -> int:
+    container.events.bind(asyncio.get_running_loop())
+    await container.runner.start()
+    try:
+        try:
+            submission = container.downloads.submit_url(url, options)
+        except VidragError as exc:
+            console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+            return 2
+        task_id = submission.task.id
+        if not submission.created:
+            console.print(f"[yellow]task {task_id} for this URL is already queued or running elsewhere "
+                          "(a server on this data dir?); following it[/yellow]")
+        try:
+            row = await _follow(container, task_id)
+        except asyncio.CancelledError:  # Ctrl+C
+            console.print("[yellow]interrupted[/yellow]")
+            if submission.created:  # never cancel a task another process started
+                with contextlib.suppress(VidragError):
+                    container.downloads.cancel(task_id)
+                    console.print(f"task {task_id} cancelled")
+                await _wait_idle(container.runner)
+            raise
+        except VidragError as exc:  # e.g. the task was deleted through the API meanwhile
+            console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+            return 1
+        await _wait_idle(container.runner)
+        return _print_outcome(container, row)
+    finally:
+        await container.runner.stop()
+
+
+async def _follow(container: Container, task_id: str) -> TaskRow:
+    """Show progress until the task ends: events move the bar, a periodic read of the row catches missed ones."""
+    loop = asyncio.get_running_loop()
+    with _progress_bar() as bar:
+        line = bar.add_task("queued", total=100, speed="", eta="")
+        async with container.events.subscribe(task_id) as queue:
+            while True:
+                row = container.downloads.get(task_id)
+                _show(bar, line, row.stage, row.message, row.progress, row.progress_detail)
+                if not TaskStatus(row.status).is_active:
+                    return row
+                deadline = loop.time() + POLL_SECONDS
+                while (left := deadline - loop.time()) > 0:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), left)
+                    except TimeoutError:
+                        break
+                    _show(bar, line, event.get("stage"), event.get("message"), event.get("progress"),
+                          event.get("detail"))
+                    if not TaskStatus(event.get("status", "running")).is_active:
+                        break  # the row now holds the final state and the files
+
+
+def _progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                    TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[eta]}"), console=console)
+
+
+def _show(bar: Progress, line: TaskID, stage: Any, message: Any, progress: Any, detail: Any) -> None:
+    detail = detail if isinstance(detail, dict) else {}
+    speed, eta = detail.get("speed"), detail.get("eta")
+    done = bar.tasks[line].completed if bar.tasks else 0.0  # events may be newer than the row: never go back
+    bar.update(line, completed=max(done, float(progress or 0.0)),
+               description=escape(f"{stage or ''}: {message or ''}".strip(": ")),
+               speed=f"{decimal(int(speed))}/s" if isinstance(speed, int | float) and speed > 0 else "",
+               eta=f"ETA {timedelta(seconds=int(eta))}" if isinstance(eta, int | float) and eta >= 0 else "")
+
+
+async def _wait_idle(runner: JobRunner) -> None:
+    """Let the job thread finish its clean-up (work dir, last writes) before the event loop closes."""
+    for _ in range(int(IDLE_WAIT_SECONDS / 0.05)):
+        if not runner.stats().running:
+            return
+        await asyncio.sleep(0.05)
+
+
+def _print_outcome(container: Container, row: TaskRow) -> int:
+    if row.status == TaskStatus.COMPLETED:
+        console.print(f"[green]✓ completed[/green] task {row.id}")
+        for f in row.files:
+            path = container.downloads.media.absolute(f.rel_path).resolve()
+            console.print(f"  {f.kind:<9}{decimal(f.size_bytes):>10}  {escape(str(path))}", soft_wrap=True,
+                          highlight=False)
+        return 0
+    if row.status == TaskStatus.CANCELLED:
+        console.print(f"[yellow]task {row.id} was cancelled[/yellow]")
+        return 1
+    console.print(f"[red]✗ failed ({row.error_code or 'error'}): {escape(row.error or row.message)}[/red]",
+                  soft_wrap=True)
+    return 1
+
+
+# --- tasks and storage -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _local_database(settings: Settings) -> Iterator[Database]:
+    from vidrag.storage.db import Database
+
+    settings.ensure_dirs()
+    db = Database(settings.sqlalchemy_url)
+    try:
+        db.migrate()
+        yield db
+    finally:
+        db.dispose()
+
+
+@app.command()
+def tasks(status: Annotated[list[TaskStatus] | None, typer.Option(help="only this status (repeatable)")] = None,
+          limit: Annotated[int, typer.Option(min=1, help="show at most N tasks, newest first")] = 20) -> None:
+    """List the tasks in the local database."""
+    from vidrag.storage.repositories import TaskFilter, TaskRepository
+
+    settings = load_settings()
+    table = Table("id", "status", "progress", "title", "created", "files")
+    with _local_database(settings) as db, db.session() as s:
+        rows, total = TaskRepository(s).page(TaskFilter(status=tuple(status or ())), offset=0, limit=limit)
+        for row in rows:
+            title = row.video_info.get("title") or row.url or ""
+            table.add_row(row.id[:8], _styled_status(row.status), f"{row.progress:.0f}%", escape(str(title)),
+                          row.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), str(len(row.files)))
+    table.columns[3].overflow = "ellipsis"
+    for column in (table.columns[0], table.columns[1], table.columns[4]):
+        column.no_wrap = True
+    console.print(table)
+    console.print(f"{len(rows)} of {total} tasks")
+
+
+def _styled_status(status: str) -> str:
+    color = {"completed": "green", "failed": "red", "cancelled": "yellow"}.get(status, "cyan")
+    return f"[{color}]{status}[/{color}]"
+
+
+@app.command()
+def storage(cleanup: Annotated[bool, typer.Option("--cleanup", help="apply the retention policy first")] = False
+            ) -> None:
+    """Show what the data dir holds; with --cleanup, delete what the retention policy allows first."""
+    from vidrag.services.storage import StorageService
+    from vidrag.storage.media import MediaStore
+
+    settings = load_settings()
+    with _local_database(settings) as db:
+        service = StorageService(settings, db, MediaStore(settings.media_dir, settings.tmp_dir))
+        if cleanup:
+            console.print(_key_value_table("cleanup", service.cleanup().to_json()))
+        console.print(_key_value_table("storage", service.info()))
+
+
+def _key_value_table(title: str, values: dict[str, object]) -> Table:
+    table = Table("field", "value", title=title, title_justify="left")
+    for key, value in values.items():
+        if isinstance(value, dict):
+            for sub_key, sub_value in value.items():
+                table.add_row(f"{key}.{sub_key}", escape(str(sub_value)))
+        elif isinstance(value, list):
+            table.add_row(key, escape("\n".join(str(v) for v in value)))
+        else:
+            table.add_row(key, escape(str(value)))
+    return table

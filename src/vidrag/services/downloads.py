@@ -243,7 +243,7 @@ def _new_task(source: SourceKind, options: TaskOptions, *, url: str | None, norm
                    active_key=normalized, idempotency_key=idempotency_key, request_fingerprint=fingerprint,
                    options=options.to_json(), status=TaskStatus.QUEUED.value, stage=Stage.QUEUED.value,
                    progress=0.0, progress_detail={}, message="Queued", video_info={}, attempts=0,
-                   created_at=now, updated_at=now)
+                   created_at=now, updated_at=now, files=[])
 
 
 def _reset_for_run(task: TaskRow, message: str, *, keep_progress: bool = False) -> None:

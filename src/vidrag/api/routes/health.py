@@ -20,13 +20,14 @@ _DB_CHECK_TTL = 5.0
 async def health(c: ContainerDep) -> dict[str, Any]:
     """Service health in the seed's shape, with vidrag's components under `services`."""
     stats = c.runner.stats()
+    db_ok = _database_ok(c)
     return {
-        "status": "healthy" if _database_ok(c) else "degraded",
+        "status": "healthy" if db_ok else "degraded",
         "timestamp": datetime.now(UTC).isoformat(),
         "version": __version__,
         "services": {
             "video_processor": "available",
-            "database": "ok" if _database_ok(c) else "unavailable",
+            "database": "ok" if db_ok else "unavailable",
             "ffmpeg": c.ffmpeg,
             "job_runner": {"running": stats.running, "queued": stats.queued, "concurrency": stats.concurrency},
         },
