@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.filesize import decimal
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from vidrag.domain.errors import VidragError
 from vidrag.domain.tasks import AudioFormat, TaskOptions, TaskStatus
@@ -151,17 +151,13 @@ async def _download(container: Container, url: str, options: TaskOptions) -> int
             return 2
         task_id = submission.task.id
         if not submission.created:
-            console.print(f"[yellow]task {task_id} for this URL is already queued or running elsewhere "
-                          "(a server on this data dir?); following it[/yellow]")
+            console.print(f"[yellow]task {task_id} for this URL is already queued or running in another process "
+                          "(a server on this data dir?); following it. If none runs, `vidrag serve` resumes it."
+                          "[/yellow]")
         try:
             row = await _follow(container, task_id)
         except asyncio.CancelledError:  # Ctrl+C
-            console.print("[yellow]interrupted[/yellow]")
-            if submission.created:  # never cancel a task another process started
-                with contextlib.suppress(VidragError):
-                    container.downloads.cancel(task_id)
-                    console.print(f"task {task_id} cancelled")
-                await _wait_idle(container.runner)
+            await _interrupted(container, task_id, owned=submission.created)
             raise
         except VidragError as exc:  # e.g. the task was deleted through the API meanwhile
             console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
@@ -170,6 +166,17 @@ async def _download(container: Container, url: str, options: TaskOptions) -> int
         return _print_outcome(container, row)
     finally:
         await container.runner.stop()
+
+
+async def _interrupted(container: Container, task_id: str, *, owned: bool) -> None:
+    console.print("[yellow]interrupted[/yellow]")
+    if not owned:  # never cancel a task another process runs
+        console.print(f"task {task_id} is left to the process running it")
+        return
+    with contextlib.suppress(VidragError):  # it may have ended meanwhile
+        container.downloads.cancel(task_id)
+        console.print(f"task {task_id} cancelled")
+    await _wait_idle(container.runner)
 
 
 async def _follow(container: Container, task_id: str) -> TaskRow:
@@ -203,9 +210,9 @@ def _progress_bar() -> Progress:
 def _show(bar: Progress, line: TaskID, stage: Any, message: Any, progress: Any, detail: Any) -> None:
     detail = detail if isinstance(detail, dict) else {}
     speed, eta = detail.get("speed"), detail.get("eta")
-    done = bar.tasks[line].completed if bar.tasks else 0.0  # events may be newer than the row: never go back
+    done = max((t.completed for t in bar.tasks if t.id == line), default=0.0)  # the row may lag behind events
     bar.update(line, completed=max(done, float(progress or 0.0)),
-               description=escape(f"{stage or ''}: {message or ''}".strip(": ")),
+               description=escape(f"{stage or ''}: {str(message or '').split(':')[0]}".strip(": ")),
                speed=f"{decimal(int(speed))}/s" if isinstance(speed, int | float) and speed > 0 else "",
                eta=f"ETA {timedelta(seconds=int(eta))}" if isinstance(eta, int | float) and eta >= 0 else "")
 
@@ -255,16 +262,14 @@ def tasks(status: Annotated[list[TaskStatus] | None, typer.Option(help="only thi
     from vidrag.storage.repositories import TaskFilter, TaskRepository
 
     settings = load_settings()
-    table = Table("id", "status", "progress", "title", "created", "files")
+    table = Table(Column("id", no_wrap=True), Column("status", no_wrap=True), "progress",
+                  Column("title", overflow="ellipsis"), Column("created", no_wrap=True), "files")
     with _local_database(settings) as db, db.session() as s:
         rows, total = TaskRepository(s).page(TaskFilter(status=tuple(status or ())), offset=0, limit=limit)
         for row in rows:
             title = row.video_info.get("title") or row.url or ""
             table.add_row(row.id[:8], _styled_status(row.status), f"{row.progress:.0f}%", escape(str(title)),
                           row.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), str(len(row.files)))
-    table.columns[3].overflow = "ellipsis"
-    for column in (table.columns[0], table.columns[1], table.columns[4]):
-        column.no_wrap = True
     console.print(table)
     console.print(f"{len(rows)} of {total} tasks")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -44,9 +46,33 @@ def migrate(engine: Engine) -> None:
 class Database:
     """Owns the engine; hands out short-lived sessions (one per request or per job step)."""
 
+    HEALTH_TTL = 5.0  # seconds a health answer is reused, so health checks stay cheap under load
+
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._health_at = float("-inf")
+        self._healthy = False
+
+    @property
+    def health_stale(self) -> bool:
+        return time.monotonic() - self._health_at > self.HEALTH_TTL
+
+    @property
+    def healthy(self) -> bool:
+        """The last health answer (see check_health)."""
+        return self._healthy
+
+    def check_health(self) -> bool:
+        """Run `SELECT 1` and remember the answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            self._healthy = True
+        except SQLAlchemyError:
+            self._healthy = False
+        self._health_at = time.monotonic()
+        return self._healthy
 
     @contextmanager
     def session(self) -> Iterator[Session]:
