@@ -33,6 +33,7 @@ console = Console()
 POLL_SECONDS = 0.5  # the row is re-read this often, in case an event was published before we subscribed
 IDLE_WAIT_SECONDS = 15.0  # how long a finished or cancelled job may take to clean up before the loop closes
 EXIT_INTERRUPTED = 130
+STATUS_COLORS = {"completed": "green", "failed": "red", "cancelled": "yellow"}
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -152,8 +153,7 @@ async def _download(container: Container, url: str, options: TaskOptions) -> int
         task_id = submission.task.id
         if not submission.created:
             console.print(f"[yellow]task {task_id} for this URL is already queued or running in another process "
-                          "(a server on this data dir?); following it. If none runs, `vidrag serve` resumes it."
-                          "[/yellow]")
+                          "(a server on this data dir?); following it. If none runs, `vidrag serve` resumes it.[/]")
         try:
             row = await _follow(container, task_id)
         except asyncio.CancelledError:  # Ctrl+C
@@ -268,15 +268,11 @@ def tasks(status: Annotated[list[TaskStatus] | None, typer.Option(help="only thi
         rows, total = TaskRepository(s).page(TaskFilter(status=tuple(status or ())), offset=0, limit=limit)
         for row in rows:
             title = row.video_info.get("title") or row.url or ""
-            table.add_row(row.id[:8], _styled_status(row.status), f"{row.progress:.0f}%", escape(str(title)),
+            color = STATUS_COLORS.get(row.status, "cyan")
+            table.add_row(row.id[:8], f"[{color}]{row.status}[/]", f"{row.progress:.0f}%", escape(str(title)),
                           row.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), str(len(row.files)))
     console.print(table)
     console.print(f"{len(rows)} of {total} tasks")
-
-
-def _styled_status(status: str) -> str:
-    color = {"completed": "green", "failed": "red", "cancelled": "yellow"}.get(status, "cyan")
-    return f"[{color}]{status}[/{color}]"
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,25 @@ def test_unknown_routes_and_methods_have_codes(service: RunningService) -> None:
     r = service.client.put("/api/process")
     assert r.status_code == 405
     assert r.json()["code"] == "method_not_allowed"
+
+
+def test_oversized_upload_is_refused_before_it_is_read(start_service: Callable[..., RunningService]) -> None:
+    svc = start_service(max_upload_mb=1)
+
+    def body() -> Iterator[bytes]:  # chunked: no Content-Length to check up front
+        yield (b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n'
+               b"Content-Type: video/mp4\r\n\r\n")
+        for _ in range(64):
+            yield b"\0" * 65536
+
+    r = svc.client.post("/api/v1/uploads", content=body(),
+                        headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 413
+    assert r.json()["code"] == "payload_too_large"
+    # a declared 50 MB body is refused before a byte of it is sent
+    host, port = svc.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                     b"Content-Length: 52428800\r\n\r\n")
+        assert conn.recv(4096).startswith(b"HTTP/1.1 413")
+    assert_healthy(svc)

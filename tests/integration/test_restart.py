@@ -74,3 +74,26 @@ def test_killed_download_beyond_max_attempts_fails_with_reason(tmp_path: Path, m
     finally:
         proc.stop()
         client.close()
+
+
+@pytest.mark.slow
+def test_graceful_stop_requeues_and_the_next_start_finishes(tmp_path: Path, media_url: str) -> None:
+    proc, client = start(tmp_path / "data")
+    try:
+        task_id = client.post("/api/process", json={"url": f"{media_url}/slow/clip.mp4?bps=30000"}).json()["task_id"]
+        wait_for_task(client, task_id, until={"running"})
+        time.sleep(0.5)
+    finally:
+        proc.stop()  # SIGTERM: a normal restart, not a cancel
+        client.close()
+    with sqlite3.connect(tmp_path / "data" / "vidrag.db") as db:
+        status, attempts = db.execute("SELECT status, attempts FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    assert (status, attempts) == ("queued", 0)
+    proc, client = start(tmp_path / "data")
+    try:
+        task = wait_for_task(client, task_id, timeout=60)
+        assert task["status"] == "completed"
+        assert task["attempts"] == 1
+    finally:
+        proc.stop()
+        client.close()

@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from vidrag import __version__
 from vidrag.api import errors
 from vidrag.api.deps import Container, require_api_key
+from vidrag.api.limits import BodySizeLimit
 from vidrag.api.routes import files, health, seed, storage, tasks
 from vidrag.jobs.events import InMemoryEventBus
 from vidrag.jobs.inprocess import InProcessRunner
@@ -86,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=not wildcard,
                            allow_methods=["GET", "POST", "DELETE", "PATCH", "PUT"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"])
+    app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 2**20 + 64 * 1024, prefixes=("/api/v1/uploads",),
+                       message=f"the upload is larger than the {settings.max_upload_mb} MB limit "
+                               "(VIDRAG_MAX_UPLOAD_MB); send a smaller file")
     guarded = [Depends(require_api_key)]
     app.include_router(health.router)
     for router in (seed.router, tasks.router, files.router, storage.router):

@@ -14,13 +14,18 @@ from typing import Protocol
 
 @dataclass
 class JobControl:
-    """Handed to a running job: lets it notice cancellation."""
+    """Handed to a running job: lets it notice that it must stop, and why."""
 
     task_id: str
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    shutting_down: bool = False  # stopped because the process is stopping, not because a user cancelled
 
     def is_cancelled(self) -> bool:
         return self.cancel_event.is_set()
+
+    def stop_for_shutdown(self) -> None:
+        self.shutting_down = True
+        self.cancel_event.set()
 
 
 JobHandler = Callable[[str, JobControl], None]

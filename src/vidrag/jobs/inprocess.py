@@ -7,6 +7,7 @@ so the event loop keeps serving requests; job state lives in the database, not h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 
@@ -29,6 +30,7 @@ class InProcessRunner:
         self._pending: set[str] = set()  # queued, not yet started
         self._running: dict[str, JobControl] = {}
         self._limiter = CapacityLimiter(concurrency)
+        self._idle = asyncio.Event()  # set whenever no job is running
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -39,10 +41,14 @@ class InProcessRunner:
         self._workers = [asyncio.create_task(self._work(), name=f"vidrag-worker-{i}")
                          for i in range(self._concurrency)]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Ask running jobs to stop (they re-queue their tasks for the next start), wait for them, then quit."""
         with self._lock:
             for control in self._running.values():
-                control.cancel_event.set()
+                control.stop_for_shutdown()
+        if self.stats().running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace_seconds)
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -81,6 +87,7 @@ class InProcessRunner:
                 self._pending.discard(task_id)
                 control = JobControl(task_id)
                 self._running[task_id] = control
+                self._idle.clear()
             try:
                 await anyio.to_thread.run_sync(self._handler, task_id, control, limiter=self._limiter,
                                                abandon_on_cancel=True)
@@ -89,3 +96,5 @@ class InProcessRunner:
             finally:
                 with self._lock:
                     self._running.pop(task_id, None)
+                    if not self._running:
+                        self._idle.set()

@@ -93,7 +93,10 @@ class DownloadJob:
             reporter.enter(Stage.FINALIZE)
             self._finalize(task_id, info, options, source, audio, subtitles)
         except TaskCancelled:
-            self._finish(task_id, TaskStatus.CANCELLED, "Cancelled")
+            if control.shutting_down:
+                self._requeue_for_restart(task_id)
+            else:
+                self._finish(task_id, TaskStatus.CANCELLED, "Cancelled")
         except (StageFailed, VidragError) as exc:
             self._finish(task_id, TaskStatus.FAILED, f"Failed: {exc.message}", error=exc.message, code=exc.code)
         except Exception as exc:  # a bug or an unforeseen library error: the task still ends, with a reason
@@ -184,6 +187,17 @@ class DownloadJob:
         if status is not TaskStatus.CANCELLED:
             self.media.clear_work_dir(task_id)
         self._publish_state(task_id)
+
+    def _requeue_for_restart(self, task_id: str) -> None:
+        """A graceful shutdown is not the task's fault: queue it again without spending an attempt."""
+        with self.db.session() as s:
+            task = TaskRepository(s).get(task_id, for_update=True)
+            if task is None or task.status != TaskStatus.RUNNING.value:
+                return
+            task.status = TaskStatus.QUEUED.value
+            task.stage = Stage.QUEUED.value
+            task.attempts = max(0, task.attempts - 1)
+            task.message = "Waiting: the service is restarting"
 
     @staticmethod
     def _apply_finish(task: TaskRow, status: TaskStatus, message: str, error: str | None = None,
