@@ -184,3 +184,16 @@ def test_list_filters_and_pagination(service: RunningService, media_url: str) ->
     assert service.client.get("/api/v1/tasks", params={"limit": 0}).status_code == 422
     assert service.client.get("/api/v1/tasks", params={"status": "bogus"}).json()["code"] == "invalid_request"
     assert service.client.get("/api/v1/tasks/stats").json()["by_status"] == {"completed": 3, "failed": 1}
+
+
+def test_subtitles_offered_by_the_page_are_kept(service: RunningService, media_url: str) -> None:
+    task = service.wait(create(service, f"{media_url}/watch.html")["id"])
+    assert task["status"] == "completed", task["error"]
+    subs = [f for f in task["files"] if f["kind"] == "subtitle"]
+    assert len(subs) == 1
+    assert subs[0]["details"] == {"language": "en", "automatic": False}
+    assert subs[0]["content_type"] == "text/vtt"
+    text = service.client.get(subs[0]["url"]).text
+    assert text.startswith("WEBVTT") and "lighthouse keeper" in text
+    seed = service.client.get(f"/api/status/{task['id']}").json()
+    assert set(seed["files"]) == {"video", "audio"}  # the seed's files keep their shape

@@ -57,6 +57,13 @@ def make_media(root: Path) -> MediaSet:
          "-hls_playlist_type", "vod", str(media.hls))
     _run(ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=3",
          "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(media.silent_video))
+    (root / "clip.en.vtt").write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n" + SENTENCES[0] + "\n\n00:00:03.000 --> 00:00:06.000\n"
+        + SENTENCES[1] + "\n")
+    (root / "watch.html").write_text(
+        "<html><head><title>A talk with captions</title></head><body>"
+        '<video controls src="clip.mp4"><track kind="subtitles" src="clip.en.vtt" srclang="en" label="English">'
+        "</video></body></html>")
     (root / "page.html").write_text("<html><head><title>No video here</title></head><body>Hello</body></html>")
     (root / "fake.mp4").write_text("this is plain text pretending to be a video\n" * 50)
     return media
