@@ -194,6 +194,7 @@ def test_subtitles_offered_by_the_page_are_kept(service: RunningService, media_u
     assert subs[0]["details"] == {"language": "en", "automatic": False}
     assert subs[0]["content_type"] == "text/vtt"
     text = service.client.get(subs[0]["url"]).text
-    assert text.startswith("WEBVTT") and "lighthouse keeper" in text
+    assert text.startswith("WEBVTT")
+    assert "lighthouse keeper" in text
     seed = service.client.get(f"/api/status/{task['id']}").json()
     assert set(seed["files"]) == {"video", "audio"}  # the seed's files keep their shape
