@@ -152,8 +152,11 @@ async def _download(container: Container, url: str, options: TaskOptions) -> int
             return 2
         task_id = submission.task.id
         if not submission.created:
-            console.print(f"[yellow]task {task_id} for this URL is already queued or running in another process "
-                          "(a server on this data dir?); following it. If none runs, `vidrag serve` resumes it.[/]")
+            # A task left behind by a process that died is taken over; one that another live process
+            # (a server on this data dir) runs is followed, not duplicated: the claim is atomic.
+            container.downloads.reap_stale()
+            container.runner.enqueue(task_id)
+            console.print(f"[yellow]task {task_id} for this URL already exists; following it[/]")
         try:
             row = await _follow(container, task_id)
         except asyncio.CancelledError:  # Ctrl+C

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     # --- downloads ---------------------------------------------------------------------------------
     download_concurrency: int = Field(2, ge=1, le=64)
     max_attempts: int = Field(3, ge=1, le=20)
+    task_lease_seconds: float = Field(60.0, ge=2)  # a running task silent this long is taken over
     mp3_bitrate_kbps: int = Field(192, ge=32, le=320)
     opus_bitrate_kbps: int = Field(96, ge=16, le=256)
     max_download_mb: int = Field(4096, ge=1)

@@ -149,3 +149,24 @@ def test_ctrl_c_cancels_the_task_and_exits_130(cli: Cli, media_url: str) -> None
     assert not (cli.data_dir / "tmp" / task.id).exists()  # the partial download is gone
     assert "Traceback" not in output
     assert "cancelled" in output
+
+
+def test_a_killed_download_is_taken_over_by_the_next_run(cli: Cli, media_url: str) -> None:
+    url = f"{media_url}/slow/clip.mp4?bps=20000"
+    proc = cli.start("download", url)
+    try:
+        deadline = time.monotonic() + 30
+        while not any((cli.data_dir / "tmp").glob("*/*.part")):
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.1)
+    finally:
+        proc.kill()  # SIGKILL: no clean-up runs, the task stays `running` with a dead owner
+        proc.communicate()
+    [stuck] = cli.tasks_in_db()
+    assert stuck.status == "running"
+    again = cli("download", url.replace("20000", "20000&"))  # same normalised URL
+    assert again.code == 0, again.output
+    [task] = cli.tasks_in_db()
+    assert task.id == stuck.id
+    assert task.status == "completed"
+    assert task.attempts == 2

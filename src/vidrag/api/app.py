@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -39,22 +39,22 @@ def build_container(settings: Settings) -> Container:
     events = InMemoryEventBus()
     ffmpeg = find_ffmpeg(settings.ffmpeg_path)
     job = DownloadJob(settings, db, media, events, ffmpeg)
-    runner = InProcessRunner(job, settings.download_concurrency)
+    runner = InProcessRunner(job, settings.download_concurrency, heartbeat=job.heartbeat,
+                             heartbeat_seconds=settings.task_lease_seconds / 4)
     storage_service = StorageService(settings, db, media)
     downloads = DownloadService(settings, db, media, runner, events, storage_service)
     return Container(settings=settings, db=db, runner=runner, events=events, downloads=downloads,
                      storage=storage_service, ffmpeg=ffmpeg)
 
 
-async def _periodic_cleanup(container: Container) -> None:
-    interval = container.settings.cleanup_interval_minutes * 60
+async def _every(seconds: float, work: Callable[[], object], what: str) -> None:
+    """Run blocking ``work`` in a thread every ``seconds``; a failure is logged and tried again next time."""
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(seconds)
         try:
-            result = await run_in_threadpool(container.storage.cleanup)
-            log.info("periodic cleanup: %d files deleted, %.1f MB freed", result.deleted_files, result.freed_space_mb)
+            await run_in_threadpool(work)
         except Exception:
-            log.exception("periodic cleanup failed; will try again")
+            log.exception("%s failed; will try again", what)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,15 +66,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         container.events.bind(asyncio.get_running_loop())
         await container.runner.start()
         await run_in_threadpool(container.downloads.recover)
-        cleaner = (asyncio.create_task(_periodic_cleanup(container))
-                   if settings.cleanup_interval_minutes > 0 else None)
+        loops = [asyncio.create_task(_every(max(1.0, settings.task_lease_seconds / 3), container.downloads.recover,
+                                            "recovering stale tasks"))]
+        if settings.cleanup_interval_minutes > 0:
+            loops.append(asyncio.create_task(_every(settings.cleanup_interval_minutes * 60,
+                                                    container.storage.cleanup, "periodic cleanup")))
         try:
             yield
         finally:
-            if cleaner is not None:
-                cleaner.cancel()
+            for loop in loops:
+                loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await cleaner
+                    await loop
             await container.runner.stop()
             container.db.dispose()
 

@@ -6,17 +6,46 @@ services, because everything a job needs is reloaded from the database by ID.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 
+def new_worker_id() -> str:
+    """``host:pid:nonce`` — names the process that owns a running task."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_gone(owner: str | None) -> bool:
+    """True when ``owner`` certainly no longer runs: no owner, or this host and its pid is not alive.
+
+    Owners on other hosts (or a reused pid) are judged by their heartbeat instead.
+    """
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
 @dataclass
 class JobControl:
-    """Handed to a running job: lets it notice that it must stop, and why."""
+    """Handed to a running job: who runs it, and a way to notice that it must stop, and why."""
 
     task_id: str
+    worker_id: str
     cancel_event: threading.Event = field(default_factory=threading.Event)
     shutting_down: bool = False  # stopped because the process is stopping, not because a user cancelled
 
@@ -29,6 +58,7 @@ class JobControl:
 
 
 JobHandler = Callable[[str, JobControl], None]
+Heartbeat = Callable[[list[str], str], None]  # (running task IDs, worker id), called from a thread
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,8 @@ class RunnerStats:
 
 
 class JobRunner(Protocol):
+    worker_id: str
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     def enqueue(self, task_id: str) -> None:

@@ -14,14 +14,18 @@ import threading
 import anyio.to_thread
 from anyio import CapacityLimiter
 
-from vidrag.jobs.base import JobControl, JobHandler, RunnerStats
+from vidrag.jobs.base import Heartbeat, JobControl, JobHandler, RunnerStats, new_worker_id
 
 log = logging.getLogger(__name__)
 
 
 class InProcessRunner:
-    def __init__(self, handler: JobHandler, concurrency: int) -> None:
+    def __init__(self, handler: JobHandler, concurrency: int, *, heartbeat: Heartbeat | None = None,
+                 heartbeat_seconds: float = 10.0) -> None:
+        self.worker_id = new_worker_id()
         self._handler = handler
+        self._heartbeat = heartbeat
+        self._heartbeat_seconds = heartbeat_seconds
         self._concurrency = concurrency
         self._queue: asyncio.Queue[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -40,6 +44,8 @@ class InProcessRunner:
                 self._queue.put_nowait(task_id)
         self._workers = [asyncio.create_task(self._work(), name=f"vidrag-worker-{i}")
                          for i in range(self._concurrency)]
+        if self._heartbeat is not None:
+            self._workers.append(asyncio.create_task(self._beat(), name="vidrag-heartbeat"))
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Ask running jobs to stop (they re-queue their tasks for the next start), wait for them, then quit."""
@@ -77,6 +83,19 @@ class InProcessRunner:
         with self._lock:
             return RunnerStats(queued=len(self._pending), running=len(self._running), concurrency=self._concurrency)
 
+    async def _beat(self) -> None:
+        """Tell the database, now and then, that this process still runs its tasks (their lease)."""
+        assert self._heartbeat is not None
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            with self._lock:
+                running = list(self._running)
+            if running:
+                try:
+                    await anyio.to_thread.run_sync(self._heartbeat, running, self.worker_id)
+                except Exception:
+                    log.exception("heartbeat failed; will try again")
+
     async def _work(self) -> None:
         assert self._queue is not None
         while True:
@@ -85,7 +104,7 @@ class InProcessRunner:
                 if task_id not in self._pending:
                     continue  # cancelled while queued
                 self._pending.discard(task_id)
-                control = JobControl(task_id)
+                control = JobControl(task_id, self.worker_id)
                 self._running[task_id] = control
                 self._idle.clear()
             try:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
+from sqlalchemy.orm import Session
 
 from vidrag.domain.errors import StageFailed, TaskCancelled, VidragError
 from vidrag.domain.tasks import DownloadProgress, FileKind, SourceKind, Stage, TaskOptions, TaskStatus
@@ -74,15 +75,16 @@ class DownloadJob:
 
     # --- entry point -------------------------------------------------------------------------------
     def __call__(self, task_id: str, control: JobControl) -> None:
-        task = self._claim(task_id)
+        owner = control.worker_id
+        task = self._claim(task_id, owner)
         if task is None:
             return
         options = TaskOptions.from_json(task.options)
-        reporter = _Reporter(self, task_id, _spans(options))
+        reporter = _Reporter(self, task_id, owner, _spans(options))
         ctx = StageContext(task_id, self.media.work_dir(task_id), reporter, control.is_cancelled)
         try:
             source, info, subtitles = self._fetch(ctx, task, options)
-            self._update(task_id, video_info=info)
+            self._update(task_id, owner, video_info=info)
             audio = None
             if options.extract_audio:
                 reporter.enter(Stage.EXTRACT_AUDIO)
@@ -91,17 +93,18 @@ class DownloadJob:
                                                         self.settings.opus_bitrate_kbps)).path
             ctx.check_cancelled()
             reporter.enter(Stage.FINALIZE)
-            self._finalize(task_id, info, options, source, audio, subtitles)
+            self._finalize(task_id, owner, info, options, source, audio, subtitles)
         except TaskCancelled:
             if control.shutting_down:
-                self._requeue_for_restart(task_id)
+                self._requeue_for_restart(task_id, owner)
             else:
-                self._finish(task_id, TaskStatus.CANCELLED, "Cancelled")
+                self._finish(task_id, owner, TaskStatus.CANCELLED, "Cancelled")
         except (StageFailed, VidragError) as exc:
-            self._finish(task_id, TaskStatus.FAILED, f"Failed: {exc.message}", error=exc.message, code=exc.code)
+            self._finish(task_id, owner, TaskStatus.FAILED, f"Failed: {exc.message}", error=exc.message,
+                         code=exc.code)
         except Exception as exc:  # a bug or an unforeseen library error: the task still ends, with a reason
             log.exception("task %s failed unexpectedly", task_id)
-            self._finish(task_id, TaskStatus.FAILED, "Failed: internal error",
+            self._finish(task_id, owner, TaskStatus.FAILED, "Failed: internal error",
                          error=f"unexpected error: {type(exc).__name__}: {exc}", code="internal_error")
         finally:
             self._cleanup_if_gone(task_id)
@@ -127,7 +130,7 @@ class DownloadJob:
             info["duration"] = probe(self.ffmpeg, result.media_path).duration
         return result.media_path, info, subs
 
-    def _finalize(self, task_id: str, info: dict[str, Any], options: TaskOptions, source: Path,
+    def _finalize(self, task_id: str, owner: str, info: dict[str, Any], options: TaskOptions, source: Path,
                   audio: Path | None, subtitles: list[tuple[Path, str, bool]]) -> None:
         title = info.get("title")
         wanted: list[tuple[FileKind, Path, str, dict[str, Any]]] = []
@@ -139,8 +142,8 @@ class DownloadJob:
                    for path, lang, auto in subtitles]
         target_dir = self.media.task_dir(task_id)
         with self.db.session() as s:
-            task = TaskRepository(s).get(task_id, for_update=True)
-            if task is None or task.status != TaskStatus.RUNNING.value:
+            task = _owned(s, task_id, owner)
+            if task is None:
                 return
             files = MediaFileRepository(s)
             for kind, path, suffix, details in wanted:
@@ -157,44 +160,56 @@ class DownloadJob:
         self._publish_state(task_id)
 
     # --- state -------------------------------------------------------------------------------------
-    def _claim(self, task_id: str) -> TaskRow | None:
+    def _claim(self, task_id: str, owner: str) -> TaskRow | None:
+        """Take a queued task atomically: of two processes racing for it, exactly one wins."""
+        now = utcnow()
         with self.db.session() as s:
-            task = TaskRepository(s).get(task_id, for_update=True)
-            if task is None or not TaskStatus(task.status).is_active:
+            claimed = s.execute(
+                update(TaskRow).where(TaskRow.id == task_id, TaskRow.status == TaskStatus.QUEUED.value)
+                .values(status=TaskStatus.RUNNING.value, owner=owner, heartbeat_at=now, updated_at=now,
+                        attempts=TaskRow.attempts + 1, started_at=func.coalesce(TaskRow.started_at, now),
+                        stage=Stage.DOWNLOAD.value, message=STAGE_MESSAGES[Stage.DOWNLOAD]))
+            if not getattr(claimed, "rowcount", 0):
                 return None
-            task.status = TaskStatus.RUNNING.value
-            task.attempts += 1
-            task.started_at = task.started_at or utcnow()
-            task.stage = Stage.DOWNLOAD.value
-            task.message = STAGE_MESSAGES[Stage.DOWNLOAD]
+            task = TaskRepository(s).get(task_id)
         self._publish_state(task_id)
         return task
 
-    def _update(self, task_id: str, **values: Any) -> bool:
-        """Write ``values`` if the task is still running; False when it was cancelled or deleted."""
+    def heartbeat(self, task_ids: list[str], owner: str) -> None:
+        """Renew the lease of the tasks this process runs."""
         with self.db.session() as s:
-            result = s.execute(update(TaskRow).where(TaskRow.id == task_id, TaskRow.status == TaskStatus.RUNNING.value)
-                               .values(updated_at=utcnow(), **values))
+            s.execute(update(TaskRow).where(TaskRow.id.in_(task_ids), TaskRow.owner == owner,
+                                            TaskRow.status == TaskStatus.RUNNING.value)
+                      .values(heartbeat_at=utcnow()))
+
+    def _update(self, task_id: str, owner: str, **values: Any) -> bool:
+        """Write ``values`` if this process still runs the task; False when it was cancelled, deleted or taken over."""
+        now = utcnow()
+        with self.db.session() as s:
+            result = s.execute(update(TaskRow).where(TaskRow.id == task_id, TaskRow.owner == owner,
+                                                     TaskRow.status == TaskStatus.RUNNING.value)
+                               .values(updated_at=now, heartbeat_at=now, **values))
             return bool(getattr(result, "rowcount", 0))
 
-    def _finish(self, task_id: str, status: TaskStatus, message: str, *, error: str | None = None,
+    def _finish(self, task_id: str, owner: str, status: TaskStatus, message: str, *, error: str | None = None,
                 code: str | None = None) -> None:
         with self.db.session() as s:
-            task = TaskRepository(s).get(task_id, for_update=True)
-            if task is None or task.status != TaskStatus.RUNNING.value:
+            task = _owned(s, task_id, owner)
+            if task is None:
                 return
             self._apply_finish(task, status, message, error, code)
         if status is not TaskStatus.CANCELLED:
             self.media.clear_work_dir(task_id)
         self._publish_state(task_id)
 
-    def _requeue_for_restart(self, task_id: str) -> None:
+    def _requeue_for_restart(self, task_id: str, owner: str) -> None:
         """A graceful shutdown is not the task's fault: queue it again without spending an attempt."""
         with self.db.session() as s:
-            task = TaskRepository(s).get(task_id, for_update=True)
-            if task is None or task.status != TaskStatus.RUNNING.value:
+            task = _owned(s, task_id, owner)
+            if task is None:
                 return
             task.status = TaskStatus.QUEUED.value
+            task.owner = None
             task.stage = Stage.QUEUED.value
             task.attempts = max(0, task.attempts - 1)
             task.message = "Waiting: the service is restarting"
@@ -203,6 +218,7 @@ class DownloadJob:
     def _apply_finish(task: TaskRow, status: TaskStatus, message: str, error: str | None = None,
                       code: str | None = None) -> None:
         task.status = status.value
+        task.owner = None
         task.active_key = None
         task.message = message
         task.error = error
@@ -228,6 +244,14 @@ class DownloadJob:
                 self.events.publish(task_id, task_event(task))
 
 
+def _owned(session: Session, task_id: str, owner: str) -> TaskRow | None:
+    """The task, locked, if ``owner`` still runs it."""
+    task = TaskRepository(session).get(task_id, for_update=True)
+    if task is None or task.status != TaskStatus.RUNNING.value or task.owner != owner:
+        return None
+    return task
+
+
 def task_event(task: TaskRow) -> dict[str, Any]:
     return {"type": "status", "task_id": task.id, "status": task.status, "stage": task.stage,
             "progress": round(task.progress, 1), "message": task.message, "detail": task.progress_detail,
@@ -239,9 +263,10 @@ class _Reporter:
 
     WRITE_INTERVAL = 1.0
 
-    def __init__(self, job: DownloadJob, task_id: str, spans: dict[Stage, _Span]) -> None:
+    def __init__(self, job: DownloadJob, task_id: str, owner: str, spans: dict[Stage, _Span]) -> None:
         self.job = job
         self.task_id = task_id
+        self.owner = owner
         self.spans = spans
         self.last_write = 0.0
         self.stage = Stage.DOWNLOAD
@@ -268,4 +293,4 @@ class _Reporter:
         now = time.monotonic()
         if force or now - self.last_write >= self.WRITE_INTERVAL:
             self.last_write = now
-            self.job._update(self.task_id, progress=self.percent, **values)
+            self.job._update(self.task_id, self.owner, progress=self.percent, **values)

@@ -8,6 +8,7 @@ import logging
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from vidrag.domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from vidrag.domain.tasks import SourceKind, Stage, TaskOptions, TaskStatus
 from vidrag.domain.urls import normalize_url
-from vidrag.jobs.base import JobRunner
+from vidrag.jobs.base import JobRunner, owner_is_gone
 from vidrag.jobs.events import EventBus
 from vidrag.pipeline import netguard
 from vidrag.services.download_job import UPLOAD_STEM, task_event
@@ -164,6 +165,7 @@ class DownloadService:
                 raise Conflict(f"task is already {task.status}; only queued or running tasks can be cancelled",
                                code="task_not_active")
             task.status = TaskStatus.CANCELLED.value
+            task.owner = None
             task.active_key = None
             task.message = "Cancelled"
             task.completed_at = utcnow()
@@ -198,29 +200,50 @@ class DownloadService:
         self.runner.cancel(task_id)
         self.media.remove_task(task_id)
 
-    def recover(self) -> RecoveryReport:
-        """At start: tasks left running by a crash resume (or fail after max attempts); queued ones run."""
+    def reap_stale(self) -> RecoveryReport:
+        """Re-queue running tasks whose owner is gone (same host: pid dead) or silent beyond the lease.
+
+        After ``max_attempts`` such interruptions a task fails with the reason instead.
+        """
+        cutoff = utcnow() - timedelta(seconds=self.settings.task_lease_seconds)
         requeued, failed = [], []
         with self.db.session() as s:
-            repo = TaskRepository(s)
-            for task in repo.with_status(TaskStatus.RUNNING):
+            for task in TaskRepository(s).with_status(TaskStatus.RUNNING):
+                if task.owner == self.runner.worker_id:
+                    continue
+                silent = task.heartbeat_at is None or task.heartbeat_at < cutoff
+                if not silent and not owner_is_gone(task.owner):
+                    continue
                 if task.attempts >= self.settings.max_attempts:
                     task.status = TaskStatus.FAILED.value
+                    task.owner = None
                     task.active_key = None
-                    task.error = (f"interrupted by a restart during '{task.stage}' after {task.attempts} attempts; "
-                                  "retry it when the cause is fixed")
+                    task.error = (f"interrupted (its process stopped) during '{task.stage}' after {task.attempts} "
+                                  "attempts, e.g. by a restart or crash; retry it when the cause is fixed")
                     task.error_code = "interrupted"
                     task.message = "Failed: interrupted"
                     task.completed_at = utcnow()
                     failed.append(task.id)
                 else:
-                    _reset_for_run(task, "Resuming after a restart", keep_progress=True)
-            requeued = [t.id for t in repo.with_status(TaskStatus.QUEUED)]
-        for task_id in requeued:
-            self.runner.enqueue(task_id)
+                    _reset_for_run(task, "Resuming: the process running it stopped", keep_progress=True)
+                    requeued.append(task.id)
         if requeued or failed:
-            log.info("recovered tasks: %d requeued, %d failed", len(requeued), len(failed))
+            log.warning("took over stale tasks: %d re-queued, %d failed", len(requeued), len(failed))
         return RecoveryReport(requeued, failed)
+
+    def resume_queued(self) -> int:
+        """Hand every queued task to this process's runner (it drops the ones it already has)."""
+        with self.db.session() as s:
+            queued = [t.id for t in TaskRepository(s).with_status(TaskStatus.QUEUED)]
+        for task_id in queued:
+            self.runner.enqueue(task_id)
+        return len(queued)
+
+    def recover(self) -> RecoveryReport:
+        """At start and periodically: take over stale tasks, then run what is queued."""
+        report = self.reap_stale()
+        self.resume_queued()
+        return report
 
 
 def _check_options(options: TaskOptions) -> None:
@@ -248,6 +271,7 @@ def _new_task(source: SourceKind, options: TaskOptions, *, url: str | None, norm
 
 def _reset_for_run(task: TaskRow, message: str, *, keep_progress: bool = False) -> None:
     task.status = TaskStatus.QUEUED.value
+    task.owner = None
     task.active_key = task.normalized_url
     task.stage = Stage.QUEUED.value
     task.message = message

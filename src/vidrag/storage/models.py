@@ -57,6 +57,10 @@ class TaskRow(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     video_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The process running the task ("host:pid:nonce") and its last sign of life: a task whose owner died
+    # (same host, pid gone) or fell silent for longer than the lease is re-queued by any live process.
+    owner: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
