@@ -45,7 +45,7 @@ def test_malformed_bodies(service: RunningService, body: str) -> None:
 @pytest.mark.parametrize(("path", "code", "words"), [
     ("/missing.mp4", "not_found_upstream", "404"),
     ("/page.html", "unsupported_url", "no video or audio"),
-    ("/fake.mp4", None, ""),
+    ("/fake.mp4", "invalid_media", "not readable media"),
 ])
 def test_failing_sources_end_failed_with_a_reason(service: RunningService, media_url: str, path: str,
                                                   code: str | None, words: str) -> None:

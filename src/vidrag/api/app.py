@@ -19,6 +19,7 @@ from vidrag.api.limits import BodySizeLimit
 from vidrag.api.routes import files, health, seed, storage, tasks
 from vidrag.jobs.events import InMemoryEventBus
 from vidrag.jobs.inprocess import InProcessRunner
+from vidrag.pipeline.download import warm_up
 from vidrag.pipeline.ffmpeg import find_ffmpeg
 from vidrag.services.download_job import DownloadJob
 from vidrag.services.downloads import DownloadService
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container.events.bind(asyncio.get_running_loop())
+        warming = asyncio.create_task(run_in_threadpool(warm_up))  # in the background: start-up does not wait
         await container.runner.start()
         await run_in_threadpool(container.downloads.recover)
         loops = [asyncio.create_task(_every(max(1.0, settings.task_lease_seconds / 3), container.downloads.recover,
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for loop in loops:
+            for loop in [*loops, warming]:
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop

@@ -49,6 +49,14 @@ class _Cancelled(DownloadCancelled):  # type: ignore[misc]
     """yt-dlp lets DownloadCancelled through its error handling; anything else it would swallow."""
 
 
+def warm_up() -> None:
+    """Compile every extractor's URL pattern now (~0.6 s once per process) rather than in the first task."""
+    from yt_dlp.extractor import gen_extractor_classes
+
+    for extractor in gen_extractor_classes():
+        extractor.suitable("https://example.com/video")
+
+
 def format_selector(options: TaskOptions) -> str:
     if options.video_format:
         return options.video_format
@@ -147,7 +155,7 @@ def _readable(exc: Exception) -> tuple[str, str]:
     if "Unsupported URL" in text:
         return "unsupported_url", f"no video or audio found at this URL ({text})"
     if "HTTP Error 404" in text:
-        return "not_found_upstream", f"the source answered 404 Not Found ({text})"
+        return "not_found_upstream", "the source answered 404 Not Found; check the URL"
     if "Requested format is not available" in text:
         return "format_unavailable", f"{text}; try another max height or format"
     return "download_failed", text

@@ -8,7 +8,7 @@ from pathlib import Path
 from vidrag.domain.errors import StageFailed
 from vidrag.domain.tasks import AudioFormat, DownloadProgress, Stage
 from vidrag.pipeline.base import StageContext
-from vidrag.pipeline.ffmpeg import probe, run_ffmpeg
+from vidrag.pipeline.ffmpeg import MediaProbe, probe, run_ffmpeg
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class AudioRequest:
     ffmpeg: str
     mp3_kbps: int = 192
     opus_kbps: int = 96
+    probe: MediaProbe | None = None  # the caller's probe of ``source``, if it has one
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def codec_args(fmt: AudioFormat, source_codec: str | None, req: AudioRequest) ->
 
 def extract_audio(ctx: StageContext, req: AudioRequest) -> AudioResult:
     ctx.check_cancelled()
-    media = probe(req.ffmpeg, req.source)
+    media = req.probe or probe(req.ffmpeg, req.source)
     if not media.has_audio:
         raise StageFailed("the media has no audio track to extract", code="no_audio")
     args, codec, copied = codec_args(req.audio_format, media.audio_codec, req)

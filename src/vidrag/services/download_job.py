@@ -84,13 +84,15 @@ class DownloadJob:
         ctx = StageContext(task_id, self.media.work_dir(task_id), reporter, control.is_cancelled)
         try:
             source, info, subtitles = self._fetch(ctx, task, options)
+            media = probe(self.ffmpeg, source)  # once: refuses non-media early, gives the duration
+            info["duration"] = info.get("duration") or media.duration  # direct media URLs carry none
             self._update(task_id, owner, video_info=info)
             audio = None
             if options.extract_audio:
                 reporter.enter(Stage.EXTRACT_AUDIO)
                 audio = extract_audio(ctx, AudioRequest(source, options.audio_format, self.ffmpeg,
                                                         self.settings.mp3_bitrate_kbps,
-                                                        self.settings.opus_bitrate_kbps)).path
+                                                        self.settings.opus_bitrate_kbps, probe=media)).path
             ctx.check_cancelled()
             reporter.enter(Stage.FINALIZE)
             self._finalize(task_id, owner, info, options, source, audio, subtitles)
@@ -116,19 +118,15 @@ class DownloadJob:
             source = next(ctx.work_dir.glob(f"{UPLOAD_STEM}.*"), None)
             if source is None:
                 raise StageFailed("the uploaded file is gone; upload it again", code="upload_missing")
-            meta = probe(self.ffmpeg, source)
             ctx.report(DownloadProgress(stage=Stage.DOWNLOAD, percent=100.0))
-            return source, {**task.video_info, "duration": meta.duration}, []
+            return source, dict(task.video_info), []
         assert task.url is not None
         result: DownloadResult = download(ctx, DownloadRequest(
             url=task.url, options=options, ffmpeg=self.ffmpeg, max_bytes=self.settings.max_download_mb * 2**20,
             socket_timeout=self.settings.socket_timeout_seconds,
             allow_private_networks=self.settings.allow_private_networks))
         subs = [(s.path, s.language, s.automatic) for s in result.subtitles]
-        info = result.video_info
-        if not info.get("duration"):  # direct media URLs carry no duration; the file does
-            info["duration"] = probe(self.ffmpeg, result.media_path).duration
-        return result.media_path, info, subs
+        return result.media_path, result.video_info, subs
 
     def _finalize(self, task_id: str, owner: str, info: dict[str, Any], options: TaskOptions, source: Path,
                   audio: Path | None, subtitles: list[tuple[Path, str, bool]]) -> None:
