@@ -16,7 +16,7 @@ class TaskCreate(BaseModel):
     extract_audio: bool = True
     keep_video: bool = True
     audio_format: AudioFormat = AudioFormat.MP3
-    max_height: int | None = Field(None, description="Highest video height to fetch, e.g. 720")
+    max_height: int | None = Field(None, ge=16, le=8640, description="Highest video height to fetch, e.g. 720")
     format: str | None = Field(None, max_length=512, description="A raw yt-dlp format selector (overrides max_height)")
     subtitles: bool = Field(True, description="Fetch captions and subtitles when the site offers them")
 
