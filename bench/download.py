@@ -1,6 +1,6 @@
 """Download benchmark: submit to completed for a local ~50 MB MP4 (video + mp3), vidrag vs yt-dlp CLI + ffmpeg.
 
-    .venv/bin/python bench/download.py --rounds 5
+    .venv/bin/python -m bench.download --rounds 5
 
 Both sides fetch the same file from the same local HTTP server in the same run, alternating
 (ours, baseline, ours, baseline, ...) after one uncounted warm-up of each. Prints the per-run times,
@@ -14,24 +14,22 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
+from tests.support.http_server import serve_directory
+from tests.support.service import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -99,39 +97,6 @@ def make_sample(sample: Sample) -> Path:
 
 
 # --- servers -----------------------------------------------------------------------------------------
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _MediaServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """yt-dlp's generic extractor opens the file and hangs up after the headers: not an error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-@contextmanager
-def media_server(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` on 127.0.0.1 from a thread; yields the base URL."""
-    server = _MediaServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _service_env(port: int, data_dir: Path) -> dict[str, str]:
     return {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "VIDRAG_DATA_DIR": str(data_dir),
             "VIDRAG_ALLOW_PRIVATE_NETWORKS": "true", "VIDRAG_MIN_FREE_DISK_MB": "0",
@@ -310,7 +275,7 @@ def main() -> None:
     console.print(f"sample: {sample_path.name}, {sample_path.stat().st_size / 1e6:.1f} MB")
     with tempfile.TemporaryDirectory(prefix="vidrag-bench-") as tmp:
         scratch = Path(tmp)
-        with media_server(sample_path.parent) as media_base, vidrag_service(scratch) as base:
+        with serve_directory(sample_path.parent) as media_base, vidrag_service(scratch) as base:
             runs = run_rounds(base, f"{media_base}/{sample_path.name}", scratch, args.rounds)
     summary = summarize(runs)
     print_table(runs, summary)
