@@ -16,13 +16,18 @@ from vidrag import __version__
 from vidrag.api import errors
 from vidrag.api.deps import Container, require_api_key
 from vidrag.api.limits import BodySizeLimit
-from vidrag.api.routes import files, health, seed, storage, tasks
+from vidrag.api.routes import datasets, files, health, player, seed, storage, tasks
 from vidrag.jobs.events import InMemoryEventBus
 from vidrag.jobs.inprocess import InProcessRunner
 from vidrag.pipeline.download import warm_up
 from vidrag.pipeline.ffmpeg import find_ffmpeg
+from vidrag.retrieval.factory import EmbedderConfig, SharedEmbedder
+from vidrag.retrieval.vectors import VectorStore
 from vidrag.services.download_job import DownloadJob
 from vidrag.services.downloads import DownloadService
+from vidrag.services.ingest_job import IngestJob
+from vidrag.services.knowledge import KnowledgeService
+from vidrag.services.search import SearchService
 from vidrag.services.storage import StorageService
 from vidrag.settings import Settings
 from vidrag.storage.db import Database
@@ -44,8 +49,26 @@ def build_container(settings: Settings) -> Container:
                              heartbeat_seconds=settings.task_lease_seconds / 4)
     storage_service = StorageService(settings, db, media)
     downloads = DownloadService(settings, db, media, runner, events, storage_service)
+    embedder = SharedEmbedder(EmbedderConfig(
+        backend=settings.embedding_backend, model=settings.embedding_model, base_url=settings.embedding_base_url,
+        api_key=settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None,
+        dimension=settings.embedding_dimension, threads=settings.embedding_threads,
+        batch_size=settings.embedding_batch_size))
+    ingest = IngestJob(settings, db, media, events, embedder.get)
+    # CPU-bound (Whisper, embeddings): one document at a time per process; downloads have their own runner
+    ingest_runner = InProcessRunner(ingest, 1, heartbeat=ingest.heartbeat,
+                                    heartbeat_seconds=settings.task_lease_seconds / 4)
+    vectors = VectorStore()
+    knowledge = KnowledgeService(settings, db, downloads, ingest_runner, vectors, embedder)
+    job.on_finished.append(knowledge.on_task_finished)
     return Container(settings=settings, db=db, runner=runner, events=events, downloads=downloads,
-                     storage=storage_service, ffmpeg=ffmpeg)
+                     storage=storage_service, ffmpeg=ffmpeg, ingest_runner=ingest_runner, knowledge=knowledge,
+                     search=SearchService(db, vectors, embedder))
+
+
+def _recover(container: Container) -> None:
+    container.downloads.recover()
+    container.knowledge.recover()
 
 
 async def _every(seconds: float, work: Callable[[], object], what: str) -> None:
@@ -67,9 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         container.events.bind(asyncio.get_running_loop())
         warming = asyncio.create_task(run_in_threadpool(warm_up))  # in the background: start-up does not wait
         await container.runner.start()
-        await run_in_threadpool(container.downloads.recover)
-        loops = [asyncio.create_task(_every(max(1.0, settings.task_lease_seconds / 3), container.downloads.recover,
-                                            "recovering stale tasks"))]
+        await container.ingest_runner.start()
+        await run_in_threadpool(_recover, container)
+        loops = [asyncio.create_task(_every(max(1.0, settings.task_lease_seconds / 3), lambda: _recover(container),
+                                            "recovering stale work"))]
         if settings.cleanup_interval_minutes > 0:
             loops.append(asyncio.create_task(_every(settings.cleanup_interval_minutes * 60,
                                                     container.storage.cleanup, "periodic cleanup")))
@@ -80,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            await container.ingest_runner.stop()
             await container.runner.stop()
             container.db.dispose()
 
@@ -97,6 +122,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                "(VIDRAG_MAX_UPLOAD_MB); send a smaller file")
     guarded = [Depends(require_api_key)]
     app.include_router(health.router)
-    for router in (seed.router, tasks.router, files.router, storage.router):
+    for router in (seed.router, tasks.router, files.router, storage.router, datasets.router, player.router):
         app.include_router(router, dependencies=guarded)
     return app

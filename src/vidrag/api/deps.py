@@ -12,6 +12,8 @@ from vidrag.domain.errors import Unauthorized
 from vidrag.jobs.base import JobRunner
 from vidrag.jobs.events import InMemoryEventBus
 from vidrag.services.downloads import DownloadService
+from vidrag.services.knowledge import KnowledgeService
+from vidrag.services.search import SearchService
 from vidrag.services.storage import StorageService
 from vidrag.settings import Settings
 from vidrag.storage.db import Database
@@ -28,6 +30,9 @@ class Container:
     downloads: DownloadService
     storage: StorageService
     ffmpeg: str
+    ingest_runner: JobRunner
+    knowledge: KnowledgeService
+    search: SearchService
 
 
 def get_container(request: Request) -> Container:
@@ -46,7 +51,17 @@ def get_storage(c: ContainerDep) -> StorageService:
     return c.storage
 
 
+def get_knowledge(c: ContainerDep) -> KnowledgeService:
+    return c.knowledge
+
+
+def get_search(c: ContainerDep) -> SearchService:
+    return c.search
+
+
 DownloadsDep = Annotated[DownloadService, Depends(get_downloads)]
+KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
+SearchDep = Annotated[SearchService, Depends(get_search)]
 StorageDep = Annotated[StorageService, Depends(get_storage)]
 
 

@@ -30,6 +30,7 @@ class Stage(StrEnum):
     QUEUED = "queued"
     DOWNLOAD = "download"
     EXTRACT_AUDIO = "extract_audio"
+    TRANSCRIBE = "transcribe"
     FINALIZE = "finalize"
     DONE = "done"
 

@@ -15,8 +15,11 @@ class Embedder(Protocol):
     """Loaded once per process and shared. ``name`` and ``dimension`` are stored per knowledge base, so
     a query embedded by a different model is refused instead of silently compared."""
 
-    name: str
-    dimension: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Shape (len(texts), dimension), rows L2-normalised."""

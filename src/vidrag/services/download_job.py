@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ class DownloadJob:
         self.media = media
         self.events = events
         self.ffmpeg = ffmpeg
+        self.on_finished: list[Callable[[str], None]] = []  # called with the task ID when a task ends
 
     # --- entry point -------------------------------------------------------------------------------
     def __call__(self, task_id: str, control: JobControl) -> None:
@@ -110,6 +112,11 @@ class DownloadJob:
                          error=f"unexpected error: {type(exc).__name__}: {exc}", code="internal_error")
         finally:
             self._cleanup_if_gone(task_id)
+            for hook in self.on_finished:
+                try:
+                    hook(task_id)
+                except Exception:
+                    log.exception("on_finished hook failed for task %s", task_id)
 
     # --- stages ------------------------------------------------------------------------------------
     def _fetch(self, ctx: StageContext, task: TaskRow, options: TaskOptions

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import filetype
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,10 @@ from vidrag.storage.repositories import MediaFileRepository, TaskFilter, TaskRep
 log = logging.getLogger(__name__)
 SNIFF_BYTES = 8192
 CHUNK = 1024 * 1024
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ class DownloadService:
         self.runner.enqueue(task.id)
         return Submission(task, created=True)
 
-    def submit_upload(self, filename: str | None, stream: BinaryIO, options: TaskOptions,
+    def submit_upload(self, filename: str | None, stream: Readable, options: TaskOptions,
                       declared_size: int | None = None) -> Submission:
         """Store an uploaded media file (type checked by content) and queue it like a download."""
         _check_options(options)
@@ -287,7 +291,7 @@ def _too_large(limit_mb: int) -> str:
     return f"the upload is larger than the {limit_mb} MB limit (VIDRAG_MAX_UPLOAD_MB); send a smaller file"
 
 
-def _copy_limited(head: bytes, stream: BinaryIO, target: Path, limit: int, limit_mb: int) -> None:
+def _copy_limited(head: bytes, stream: Readable, target: Path, limit: int, limit_mb: int) -> None:
     written = len(head)
     with target.open("wb") as out:
         out.write(head)

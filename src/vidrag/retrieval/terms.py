@@ -1,0 +1,53 @@
+"""Keyword terms: what the FTS index stores and what a query is matched with.
+
+SQLite's unicode61 tokenizer splits on spaces and punctuation, which leaves Chinese as one long token.
+jieba segments CJK runs into words first; the same function serves documents and queries, so both sides
+always agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
+# Stop words carry no signal for BM25 and make OR queries match everything.
+_STOP = frozenset("""a an and are as at be but by for from has have he her his i if in into is it its me my
+no not of on or our she so that the their them then there these they this to was we were what when where which
+who why will with you your do does did how can could would should about 的 了 和 是 在 我 有 就 不 人 都 一 也 很
+到 说 要 去 你 会 着 没有 看 好 自己 这 那 吗 什么""".split())
+
+
+@lru_cache(maxsize=1)
+def _ready() -> bool:
+    jieba.initialize()  # loads the dictionary once, ~0.5 s
+    return True
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased words; CJK runs segmented by jieba (search mode, so compounds also yield their parts)."""
+    out: list[str] = []
+    for token in _WORD.findall(text.lower()):
+        if _CJK_RUN.fullmatch(token):
+            _ready()
+            out.extend(t for t in jieba.cut_for_search(token) if t.strip())
+        else:
+            out.append(token)
+    return out
+
+
+def index_text(text: str) -> str:
+    return " ".join(terms(text))
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 MATCH expression: any of the query's meaningful terms (BM25 ranks documents with more)."""
+    wanted = [t for t in dict.fromkeys(terms(query)) if t not in _STOP]
+    if not wanted:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in wanted)

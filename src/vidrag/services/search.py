@@ -1,0 +1,98 @@
+"""Retrieval over a knowledge base: semantic, keyword or hybrid, with filters; results carry their place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vidrag.domain.errors import Conflict, InvalidInput, NotFound
+from vidrag.domain.knowledge import Hit, RetrievalQuery, SearchMethod
+from vidrag.retrieval import fusion
+from vidrag.retrieval.embedding import Embedder
+from vidrag.retrieval.terms import match_expression
+from vidrag.retrieval.vectors import VectorIndex, VectorStore
+from vidrag.services.links import player_link, source_link
+from vidrag.storage.db import Database
+from vidrag.storage.knowledge_repo import DatasetRepository, DocumentRepository, SegmentRepository
+from vidrag.storage.models import DatasetRow, DocumentRow, SegmentRow
+
+CANDIDATES = 50  # per retriever, before fusion and the threshold
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    segment: SegmentRow
+    document: DocumentRow
+    hit: Hit
+
+    def citation_fields(self) -> dict[str, Any]:
+        """Where the chunk sits: seconds and links for media, page and heading for documents."""
+        meta = self.document.doc_metadata or {}
+        fields: dict[str, Any] = {"start": self.segment.start, "end": self.segment.end,
+                                  "page": self.segment.page, "heading": self.segment.heading,
+                                  "chapter": self.segment.chapter}
+        if self.segment.start is not None:
+            fields["url"] = source_link(meta.get("webpage_url") or self.document.source_url, self.segment.start)
+            fields["player_url"] = player_link(self.document.id, self.segment.start, self.segment.end)
+        return fields
+
+
+class SearchService:
+    def __init__(self, db: Database, vectors: VectorStore, embedder: Embedder) -> None:
+        self.db = db
+        self.vectors = vectors
+        self.embedder = embedder
+
+    def retrieve(self, dataset_id: str, q: RetrievalQuery) -> list[SearchResult]:
+        if not q.query.strip():
+            raise InvalidInput("query is empty; send the question or words to search for", code="empty_query")
+        with self.db.session() as s:
+            dataset = DatasetRepository(s).get(dataset_id)
+            if dataset is None:
+                raise NotFound(f"knowledge base '{dataset_id}' does not exist", code="dataset_not_found")
+            self.check_model(dataset)
+            segments = SegmentRepository(s)
+            semantic = self._semantic(s, dataset, q) if q.method is not SearchMethod.KEYWORD else []
+            keyword: list[tuple[int, float]] = []
+            if q.method is not SearchMethod.SEMANTIC and (match := match_expression(q.query)):
+                keyword = segments.keyword_search(dataset.id, match, q.filters, CANDIDATES)
+            hits = self._fuse(q, semantic, keyword)
+            if q.score_threshold is not None:
+                hits = [h for h in hits if h.score >= q.score_threshold]
+            hits = hits[: q.top_k]
+            rows = segments.by_ids([h.segment_id for h in hits])
+            for h in hits:
+                rows[h.segment_id].hit_count += 1
+            docs = {d.id: d for d in (DocumentRepository(s).get(r.document_id) for r in rows.values()) if d}
+            return [SearchResult(rows[h.segment_id], docs[rows[h.segment_id].document_id], h) for h in hits]
+
+    def check_model(self, dataset: DatasetRow) -> None:
+        if dataset.embedding_model != self.embedder.name:
+            raise Conflict(f"knowledge base '{dataset.name}' was embedded with {dataset.embedding_model}, but this "
+                           f"service embeds with {self.embedder.name}; re-embed it (POST /api/v1/datasets/"
+                           f"{dataset.id}/reembed) or configure the same model", code="embedding_model_mismatch")
+
+    def _semantic(self, session: Any, dataset: DatasetRow, q: RetrievalQuery) -> list[tuple[int, float]]:
+        segments = SegmentRepository(session)
+        index = self.vectors.get(dataset.id, dataset.index_version)
+        if index is None:
+            index = VectorIndex.from_rows(dataset.embedding_dimension, segments.vectors(dataset.id,
+                                                                                       dataset.embedding_model))
+            self.vectors.put(dataset.id, dataset.index_version, index)
+        if q.filters == type(q.filters)():
+            allowed = None
+        else:
+            allowed = np.asarray(segments.allowed_ids(dataset.id, q.filters), dtype=np.int64)
+        return index.search(self.embedder.embed_query(q.query), CANDIDATES, allowed)
+
+    @staticmethod
+    def _fuse(q: RetrievalQuery, semantic: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[Hit]:
+        if q.method is SearchMethod.SEMANTIC:
+            return [Hit(i, max(0.0, s), semantic_score=s) for i, s in semantic]
+        if q.method is SearchMethod.KEYWORD:
+            return fusion.weighted([], keyword, 0.0, 1.0)
+        if q.fusion == "rrf":
+            return fusion.rrf(semantic, keyword)
+        return fusion.weighted(semantic, keyword, q.semantic_weight, q.keyword_weight)

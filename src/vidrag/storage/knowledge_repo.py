@@ -1,0 +1,174 @@
+"""Queries over datasets, documents, transcripts and segments, including the FTS5 keyword index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Select, and_, column, delete, func, insert, literal_column, or_, select, table, update
+from sqlalchemy.orm import Session
+
+from vidrag.domain.knowledge import RetrievalFilters
+from vidrag.storage.models import DatasetRow, DocumentRow, SegmentRow, TranscriptRow
+
+# The FTS5 table (made by migration 0003, SQLite only): rowid = segments.id, terms = segmenter output.
+FTS = table("segments_fts", column("rowid"), column("terms"))
+
+
+class DatasetRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, dataset_id: str) -> DatasetRow | None:
+        return self.session.get(DatasetRow, dataset_id)
+
+    def by_name(self, name: str) -> DatasetRow | None:
+        return self.session.scalars(select(DatasetRow).where(DatasetRow.name == name)).first()
+
+    def page(self, offset: int, limit: int) -> tuple[list[DatasetRow], int]:
+        total = self.session.scalar(select(func.count()).select_from(DatasetRow)) or 0
+        rows = self.session.scalars(select(DatasetRow).order_by(DatasetRow.created_at.desc()).offset(offset)
+                                    .limit(limit))
+        return list(rows), total
+
+    def bump_version(self, dataset_id: str) -> int:
+        self.session.execute(update(DatasetRow).where(DatasetRow.id == dataset_id)
+                             .values(index_version=DatasetRow.index_version + 1))
+        return int(self.session.scalar(select(DatasetRow.index_version).where(DatasetRow.id == dataset_id)) or 0)
+
+    def document_counts(self, dataset_ids: Sequence[str]) -> dict[str, int]:
+        rows = self.session.execute(select(DocumentRow.dataset_id, func.count()).where(
+            DocumentRow.dataset_id.in_(dataset_ids)).group_by(DocumentRow.dataset_id))
+        return {dataset_id: count for dataset_id, count in rows}
+
+
+class DocumentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, document_id: str, *, for_update: bool = False) -> DocumentRow | None:
+        stmt = select(DocumentRow).where(DocumentRow.id == document_id)
+        return self.session.scalars(stmt.with_for_update() if for_update else stmt).first()
+
+    def page(self, dataset_id: str, offset: int, limit: int, keyword: str | None = None
+             ) -> tuple[list[DocumentRow], int]:
+        stmt = select(DocumentRow).where(DocumentRow.dataset_id == dataset_id)
+        if keyword:
+            stmt = stmt.where(func.lower(DocumentRow.name).like(f"%{keyword.lower()}%"))
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(stmt.order_by(DocumentRow.created_at.desc()).offset(offset).limit(limit))
+        return list(rows), total
+
+    def with_status(self, *statuses: str) -> list[DocumentRow]:
+        return list(self.session.scalars(select(DocumentRow).where(DocumentRow.indexing_status.in_(statuses))
+                                         .order_by(DocumentRow.created_at)))
+
+    def waiting_for_task(self, task_id: str) -> list[DocumentRow]:
+        return list(self.session.scalars(select(DocumentRow).where(DocumentRow.task_id == task_id,
+                                                                   DocumentRow.indexing_status == "download")))
+
+    def of_dataset(self, dataset_id: str) -> list[DocumentRow]:
+        return list(self.session.scalars(select(DocumentRow).where(DocumentRow.dataset_id == dataset_id)))
+
+    def segment_counts(self, document_ids: Sequence[str]) -> dict[str, int]:
+        rows = self.session.execute(select(SegmentRow.document_id, func.count()).where(
+            SegmentRow.document_id.in_(document_ids)).group_by(SegmentRow.document_id))
+        return {document_id: count for document_id, count in rows}
+
+
+class TranscriptRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, document_id: str) -> TranscriptRow | None:
+        return self.session.get(TranscriptRow, document_id)
+
+    def put(self, row: TranscriptRow) -> None:
+        self.session.merge(row)
+
+
+class SegmentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, segment_id: int) -> SegmentRow | None:
+        return self.session.get(SegmentRow, segment_id)
+
+    def by_ids(self, ids: Sequence[int]) -> dict[int, SegmentRow]:
+        return {s.id: s for s in self.session.scalars(select(SegmentRow).where(SegmentRow.id.in_(ids)))}
+
+    def of_document(self, document_id: str) -> list[SegmentRow]:
+        return list(self.session.scalars(select(SegmentRow).where(SegmentRow.document_id == document_id)
+                                         .order_by(SegmentRow.position)))
+
+    def page(self, document_id: str, offset: int, limit: int, keyword: str | None = None,
+             enabled: bool | None = None) -> tuple[list[SegmentRow], int]:
+        stmt = select(SegmentRow).where(SegmentRow.document_id == document_id)
+        if keyword:
+            stmt = stmt.where(func.lower(SegmentRow.content).like(f"%{keyword.lower()}%"))
+        if enabled is not None:
+            stmt = stmt.where(SegmentRow.enabled == enabled)
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(stmt.order_by(SegmentRow.position).offset(offset).limit(limit))
+        return list(rows), total
+
+    def needing_embedding(self, document_id: str, model: str) -> list[SegmentRow]:
+        return list(self.session.scalars(select(SegmentRow).where(
+            SegmentRow.document_id == document_id,
+            or_(SegmentRow.embedding.is_(None), SegmentRow.embedding_model != model)).order_by(SegmentRow.position)))
+
+    def delete_of_document(self, document_id: str) -> list[int]:
+        ids = list(self.session.scalars(select(SegmentRow.id).where(SegmentRow.document_id == document_id)))
+        self.remove_terms(ids)
+        self.session.execute(delete(SegmentRow).where(SegmentRow.document_id == document_id))
+        return ids
+
+    def vectors(self, dataset_id: str, model: str) -> Iterable[tuple[int, bytes]]:
+        """(id, embedding) of the dataset's searchable segments: enabled, in an enabled document."""
+        stmt = (select(SegmentRow.id, SegmentRow.embedding).join(DocumentRow)
+                .where(SegmentRow.dataset_id == dataset_id, SegmentRow.embedding_model == model,
+                       SegmentRow.embedding.is_not(None), SegmentRow.enabled.is_(True),
+                       DocumentRow.enabled.is_(True)))
+        return ((i, e) for i, e in self.session.execute(stmt) if e is not None)
+
+    # --- keyword index (SQLite FTS5) ---------------------------------------------------------------
+    def put_terms(self, pairs: Sequence[tuple[int, str]]) -> None:
+        if not pairs:
+            return
+        self.remove_terms([i for i, _ in pairs])
+        self.session.execute(insert(FTS), [{"rowid": i, "terms": t} for i, t in pairs])
+
+    def remove_terms(self, ids: Sequence[int]) -> None:
+        for start in range(0, len(ids), 500):
+            self.session.execute(delete(FTS).where(FTS.c.rowid.in_(ids[start:start + 500])))
+
+    def keyword_search(self, dataset_id: str, match: str, filters: RetrievalFilters, limit: int
+                       ) -> list[tuple[int, float]]:
+        """(segment id, BM25 score: higher is better) for segments matching ``match``, filters applied."""
+        score = (-func.bm25(literal_column("segments_fts"))).label("score")
+        stmt = (select(FTS.c.rowid, score).where(FTS.c.terms.match(match),
+                                                 FTS.c.rowid.in_(searchable(dataset_id, filters)))
+                .order_by(score.desc()).limit(limit))
+        return [(int(i), float(s)) for i, s in self.session.execute(stmt)]
+
+    def allowed_ids(self, dataset_id: str, filters: RetrievalFilters) -> list[int]:
+        return list(self.session.scalars(searchable(dataset_id, filters)))
+
+
+def searchable(dataset_id: str, f: RetrievalFilters) -> Select[int]:
+    """IDs of segments a query may return: enabled, in an enabled document, matching the filters."""
+    conds = [SegmentRow.dataset_id == dataset_id, SegmentRow.enabled.is_(True), DocumentRow.enabled.is_(True)]
+    if f.document_ids:
+        conds.append(SegmentRow.document_id.in_(f.document_ids))
+    if f.kinds:
+        conds.append(DocumentRow.kind.in_(f.kinds))
+    if f.uploader:
+        conds.append(DocumentRow.doc_metadata["uploader"].as_string() == f.uploader)
+    if f.upload_date_from:
+        conds.append(DocumentRow.doc_metadata["upload_date"].as_string() >= f.upload_date_from)
+    if f.upload_date_to:
+        conds.append(DocumentRow.doc_metadata["upload_date"].as_string() <= f.upload_date_to)
+    if f.time_from is not None:
+        conds.append(SegmentRow.end >= f.time_from)
+    if f.time_to is not None:
+        conds.append(SegmentRow.start <= f.time_to)
+    return select(SegmentRow.id).join(DocumentRow).where(and_(*conds))
