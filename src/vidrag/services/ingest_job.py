@@ -206,6 +206,9 @@ class _Run:
                               code="media_missing")
         info = task.video_info or {}
         self._merge_metadata(info)
+        if info.get("title") and self.doc.name in (self.doc.source_url, task.url):
+            self.doc.name = str(info["title"])[:500]  # "talk" reads better than its URL
+            self.job.write(self.doc.id, self.owner, name=self.doc.name)
         return _Source(media, captions, info)
 
     def _transcript(self, source: _Source) -> Transcript:

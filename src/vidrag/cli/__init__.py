@@ -304,3 +304,8 @@ def _key_value_table(title: str, values: dict[str, object]) -> Table:
         else:
             table.add_row(key, escape(str(value)))
     return table
+
+
+from vidrag.cli import knowledge as _knowledge  # noqa: E402 - registers the knowledge-base commands on `app`
+
+__all__ = ["_knowledge", "app"]

@@ -1,0 +1,169 @@
+"""Knowledge-base commands: ingest (progress per stage), search, transcript. Registered on the `vidrag` app."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vidrag.cli import (
+    EXIT_INTERRUPTED,
+    POLL_SECONDS,
+    _progress_bar,
+    _show,
+    _wait_idle,
+    app,
+    console,
+    load_settings,
+)
+from vidrag.domain.errors import NotFound, VidragError
+from vidrag.domain.knowledge import RetrievalQuery, SearchMethod
+
+if TYPE_CHECKING:
+    from vidrag.api.deps import Container
+    from vidrag.storage.models import DocumentRow
+
+KbOption = Annotated[str, typer.Option("--kb", help="knowledge base name (created by ingest if missing)")]
+
+
+def _container() -> Container:
+    from vidrag.api.app import build_container
+
+    try:
+        return build_container(load_settings())
+    except VidragError as exc:
+        console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def ingest(source: Annotated[str, typer.Argument(help="a video/audio URL, or a local file (media or document)")],
+           kb: KbOption) -> None:
+    """Add a video, audio or document to a knowledge base and index it, showing each stage."""
+    container = _container()
+    try:
+        code = asyncio.run(_ingest(container, source, kb))
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    finally:
+        container.db.dispose()
+    raise typer.Exit(code)
+
+
+async def _ingest(c: Container, source: str, kb: str) -> int:
+    c.events.bind(asyncio.get_running_loop())
+    await c.runner.start()
+    await c.ingest_runner.start()
+    try:
+        try:
+            dataset = _dataset(c, kb)
+            doc = await asyncio.to_thread(_add, c, dataset, source)  # a download or a file copy: off the loop
+        except VidragError as exc:
+            console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+            return 2
+        row = await _follow_document(c, dataset, doc.id)
+        await _wait_idle(c.ingest_runner)
+        if row.indexing_status != "completed":
+            console.print(f"[red]✗ {row.error_code or 'error'}: {escape(row.error or row.indexing_status)}[/red]")
+            return 1
+        segments = c.knowledge.segments(dataset, doc.id, 0, 1, None, None)[1]
+        console.print(f"[green]✓ indexed[/green] {escape(row.name)} into '{escape(kb)}': {segments} chunks "
+                      f"(document {row.id})", soft_wrap=True)
+        return 0
+    finally:
+        await c.ingest_runner.stop()
+        await c.runner.stop()
+
+
+def _add(c: Container, dataset: str, source: str) -> DocumentRow:
+    path = Path(source)
+    if path.is_file():
+        with path.open("rb") as fh:
+            return c.knowledge.add_file(dataset, path.name, fh)
+    return c.knowledge.add_url(dataset, source)
+
+
+def _dataset(c: Container, kb: str) -> str:
+    try:
+        return c.knowledge.dataset(kb).id
+    except NotFound:
+        console.print(f"creating knowledge base '{escape(kb)}'")
+        return c.knowledge.create_dataset(kb).id
+
+
+async def _follow_document(c: Container, dataset: str, document_id: str) -> DocumentRow:
+    loop = asyncio.get_running_loop()
+    with _progress_bar() as bar:
+        line = bar.add_task("waiting", total=100, speed="", eta="")
+        async with c.events.subscribe(f"doc:{document_id}") as queue:
+            while True:
+                row = c.knowledge.document(dataset, document_id)
+                _show(bar, line, row.indexing_status, "", row.progress, None)
+                if row.indexing_status in ("completed", "error"):
+                    return row
+                deadline = loop.time() + POLL_SECONDS
+                while (left := deadline - loop.time()) > 0:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), left)
+                    except TimeoutError:
+                        break
+                    _show(bar, line, event.get("indexing_status"), "", event.get("progress"), None)
+
+
+@app.command()
+def search(query: Annotated[str, typer.Argument(help="what to look for")], kb: KbOption,
+           method: Annotated[SearchMethod, typer.Option(help="hybrid, semantic or keyword")] = SearchMethod.HYBRID,
+           top_k: Annotated[int, typer.Option(min=1, max=100)] = 5) -> None:
+    """Search a knowledge base; media hits show their time span and a link to that second."""
+    c = _container()
+    try:
+        results = c.search.retrieve(c.knowledge.dataset(kb).id, RetrievalQuery(query, method, top_k))
+    except VidragError as exc:
+        console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        c.db.dispose()
+    table = Table("#", "score", "where", "text", show_lines=True)
+    for n, r in enumerate(results, start=1):
+        table.add_row(str(n), f"{r.hit.score:.3f}", _where(r.citation_fields(), r.document.name),
+                      escape(r.segment.content[:300]))
+    console.print(table if results else "[yellow]no matches[/yellow]")
+
+
+def _where(fields: dict[str, object], name: str) -> str:
+    start, end = fields.get("start"), fields.get("end")
+    if isinstance(start, float) and isinstance(end, float):
+        label = f"{escape(name)} {_clock(start)}-{_clock(end)}"
+        url = fields.get("url")
+        return f"[link={url}]{label}[/link]" if url else label
+    page = fields.get("page")
+    return f"{escape(name)}" + (f" p.{page}" if page else "")
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+@app.command()
+def transcript(document_id: Annotated[str, typer.Argument(help="a media document's ID")], kb: KbOption,
+               fmt: Annotated[str, typer.Option("--format", help="srt, vtt, txt or json")] = "srt",
+               output: Annotated[Path | None, typer.Option("--output", "-o", help="write to a file")] = None) -> None:
+    """Print (or save) a media document's transcript."""
+    c = _container()
+    try:
+        body, _ = c.knowledge.transcript(kb, document_id, fmt)
+    except VidragError as exc:
+        console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        c.db.dispose()
+    if output:
+        output.write_text(body, encoding="utf-8")
+        console.print(f"wrote {output}")
+    else:
+        print(body, end="")  # raw, for pipes

@@ -1,0 +1,57 @@
+"""`vidrag ingest / search / transcript` as a user runs them, on a fresh data dir."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import Cli
+from tests.support.http_server import serve_directory
+from tests.support.knowledge import Talk, make_talk
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory: pytest.TempPathFactory) -> Talk:
+    return make_talk(tmp_path_factory.mktemp("talk"))
+
+
+@pytest.fixture(scope="module")
+def talk_url(talk: Talk) -> Iterator[str]:
+    with serve_directory(talk.path.parent) as base:
+        yield f"{base}/{talk.path.name}"
+
+
+def test_ingest_search_transcript(tmp_path: Path, talk: Talk, talk_url: str) -> None:
+    cli = Cli(tmp_path)
+    result = cli("ingest", talk_url, "--kb", "talks")
+    assert result.code == 0, result.output
+    assert "creating knowledge base 'talks'" in result.output
+    found = re.search(r"indexed .* into 'talks': (\d+) chunks \(document ([0-9a-f-]{36})\)", result.output)
+    assert found, result.output
+    document_id = found[2]
+    hits = cli("search", "dinosaur exhibition", "--kb", "talks", "--top-k", "1")
+    assert hits.code == 0, hits.output
+    assert "dinosaur" in hits.output.lower()
+    assert re.search(r"\d:\d\d-\d:\d\d", hits.output)  # the time span of the hit
+    srt = cli("transcript", document_id, "--kb", "talks", "--format", "srt")
+    assert srt.code == 0
+    assert "00:00:00,000 --> " in srt.output
+    assert "lighthouse keeper" in srt.output.lower()
+
+
+def test_a_local_document_and_errors(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Garden\n\nTomatoes need six hours of sun.\n\n# Kitchen\n\nKnives stay sharp on a whetstone.\n")
+    assert cli("ingest", str(notes), "--kb", "home").code == 0
+    hits = cli("search", "whetstone", "--kb", "home", "--method", "keyword_search")
+    assert "Knives stay sharp" in hits.output
+    missing = cli("search", "x", "--kb", "nope")
+    assert missing.code == 2
+    assert "dataset_not_found" in missing.output
+    bad = cli("ingest", "ftp://example.com/x.mp4", "--kb", "home")
+    assert bad.code == 2
+    assert "unsupported_scheme" in bad.output
