@@ -137,7 +137,7 @@ class _Run:
         kind = DocumentKind(doc.kind) if doc.kind else None
         done_chunking = resume_at in (IndexingStage.EMBED.value, IndexingStage.INDEX.value) and self._has_segments()
         if not done_chunking:
-            if doc.source in (DocumentSource.URL.value, DocumentSource.TASK.value):
+            if doc.task_id is not None or doc.source in (DocumentSource.URL.value, DocumentSource.TASK.value):
                 source = self._wait_for_download()
                 if source is None:
                     return  # released; the download task's end enqueues it again

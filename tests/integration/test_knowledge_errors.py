@@ -1,0 +1,132 @@
+"""Bad input to a knowledge base: a clear 4xx or a failed document with a reason; the rest stays queryable."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.knowledge import create_dataset, retrieve, wait_indexed
+from tests.support.service import RunningService
+from tests.support.speech import make_silence
+
+GOOD_TEXT = "Saffron is the most expensive spice by weight.\n\nIt comes from the crocus flower."
+
+
+@pytest.fixture
+def kb(service: RunningService) -> tuple[RunningService, str]:
+    dataset = create_dataset(service.client, "kb")
+    r = service.client.post(f"/api/v1/datasets/{dataset}/document/create-by-text",
+                            json={"name": "spices", "text": GOOD_TEXT})
+    assert wait_indexed(service.client, dataset, r.json()["document"]["id"])["indexing_status"] == "completed"
+    return service, dataset
+
+
+def still_queryable(svc: RunningService, dataset: str) -> None:
+    hits = retrieve(svc.client, dataset, "saffron spice")
+    assert hits
+    assert "Saffron" in hits[0]["segment"]["content"]
+    assert svc.client.get("/api/health").json()["status"] == "healthy"
+
+
+def failed_document(svc: RunningService, dataset: str, response_json: dict[str, object]) -> dict[str, object]:
+    doc = response_json["document"]
+    assert isinstance(doc, dict)
+    result = wait_indexed(svc.client, dataset, str(doc["id"]))
+    assert result["indexing_status"] == "error", result
+    assert result["error"]
+    return result
+
+
+def upload(svc: RunningService, dataset: str, path: Path, name: str | None = None) -> tuple[int, dict[str, object]]:
+    with path.open("rb") as fh:
+        r = svc.client.post(f"/api/v1/datasets/{dataset}/document/create-by-file",
+                            files={"file": (name or path.name, fh, "application/octet-stream")})
+    return r.status_code, r.json()
+
+
+def test_corrupt_media_by_url(kb: tuple[RunningService, str], media_url: str) -> None:
+    svc, dataset = kb
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/document/create-by-url", json={"url": f"{media_url}/fake.mp4"})
+    assert r.status_code == 201
+    doc = failed_document(svc, dataset, r.json())
+    assert doc["error_code"] == "download_failed"
+    assert "not readable media" in str(doc["error"])
+    still_queryable(svc, dataset)
+
+
+def test_silent_audio(kb: tuple[RunningService, str], tmp_path: Path) -> None:
+    svc, dataset = kb
+    status, body = upload(svc, dataset, make_silence(tmp_path / "quiet.wav", 4.0))
+    assert status == 201, body
+    doc = failed_document(svc, dataset, body)
+    assert doc["error_code"] == "no_speech"
+    still_queryable(svc, dataset)
+
+
+def test_unsupported_and_oversized_files(start_service: Callable[..., RunningService], tmp_path: Path) -> None:
+    svc = start_service(max_upload_mb=1)
+    dataset = create_dataset(svc.client, "kb")
+    svc.client.post(f"/api/v1/datasets/{dataset}/document/create-by-text", json={"name": "s", "text": GOOD_TEXT})
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    status, body = upload(svc, dataset, binary)
+    assert status == 415
+    assert body["code"] == "unsupported_media_type"
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 400_000)
+    status, body = upload(svc, dataset, big)
+    assert status == 413
+    assert body["code"] == "payload_too_large"
+    docs = svc.client.get(f"/api/v1/datasets/{dataset}/documents").json()
+    assert docs["total"] == 1
+
+
+def test_unknown_knowledge_base_and_documents(service: RunningService) -> None:
+    for method, path in (("GET", "/api/v1/datasets/nope"), ("POST", "/api/v1/datasets/nope/retrieve"),
+                         ("GET", "/api/v1/datasets/nope/documents")):
+        r = service.client.request(method, path, json={"query": "x"} if method == "POST" else None)
+        assert r.status_code == 404, path
+        assert r.json()["code"] == "dataset_not_found"
+    dataset = create_dataset(service.client, "kb")
+    r = service.client.get(f"/api/v1/datasets/{dataset}/documents/missing/segments")
+    assert r.status_code == 404
+    assert r.json()["code"] == "document_not_found"
+    r = service.client.post("/api/v1/datasets", json={"name": "kb"})
+    assert r.status_code == 409
+    assert r.json()["code"] == "dataset_name_taken"
+
+
+def test_empty_inputs(kb: tuple[RunningService, str]) -> None:
+    svc, dataset = kb
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/retrieve", json={"query": "   "})
+    assert r.status_code == 422
+    assert r.json()["code"] == "empty_query"
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/document/create-by-text", json={"name": "x", "text": "  "})
+    assert r.status_code == 422
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/retrieve", json={"query": "x",
+                                                                     "retrieval_model": {"reranking_enable": True}})
+    assert r.status_code == 422
+    assert r.json()["code"] == "rerank_unavailable"
+    still_queryable(svc, dataset)
+
+
+def test_mismatched_embedding_model_is_refused_then_reembedded(kb: tuple[RunningService, str]) -> None:
+    svc, dataset = kb
+    # the knowledge base was built with another model (as after a change of VIDRAG_EMBEDDING_MODEL)
+    with sqlite3.connect(svc.settings.data_dir / "vidrag.db") as db:
+        db.execute("UPDATE datasets SET embedding_model = 'some-other-model' WHERE id = ?", (dataset,))
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/retrieve", json={"query": "saffron"})
+    assert r.status_code == 409
+    assert r.json()["code"] == "embedding_model_mismatch"
+    assert "reembed" in r.json()["message"]
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/reembed")
+    assert r.status_code == 200
+    docs = svc.client.get(f"/api/v1/datasets/{dataset}/documents").json()["data"]
+    for doc in docs:
+        done = wait_indexed(svc.client, dataset, doc["id"])
+        assert done["indexing_status"] == "completed"
+        assert "transcribe" not in done["stages"]
+    still_queryable(svc, dataset)
