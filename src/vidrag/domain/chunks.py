@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_]+|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+|[^\w\s]", re.UNICODE)
 
 
 def count_tokens(text: str) -> int:
@@ -58,6 +58,7 @@ class TranscriptChunkRule:
     max_tokens: int = 160
     overlap_tokens: int = 30
     pause_seconds: float = 1.0  # a silence this long is a good place to cut
+    max_gap_seconds: float = 8.0  # a silence this long always ends a chunk (a citation should not span it)
 
 
 @dataclass(frozen=True)

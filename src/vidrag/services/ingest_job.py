@@ -146,6 +146,10 @@ class _Run:
                             for c in source.info.get("chapters") or []]
                 drafts = self._stage(IndexingStage.CHUNK, lambda: chunk_transcript(
                     transcript, TranscriptChunkRule(**self._rule("transcript")), chapters))
+            elif kind is DocumentKind.CAPTIONS:  # a transcript already: chunked by time, exportable like one
+                captions = self._stage(IndexingStage.PARSE, self._caption_file)
+                drafts = self._stage(IndexingStage.CHUNK, lambda: chunk_transcript(
+                    captions, TranscriptChunkRule(**self._rule("transcript"))))
             else:
                 parsed = self._stage(IndexingStage.PARSE, self._parse)
                 drafts = self._stage(IndexingStage.CHUNK, lambda: chunk_document(
@@ -228,13 +232,24 @@ class _Run:
         if not transcript.segments:
             raise StageFailed("no speech was found in the audio (silent, or not in a language the model knows)",
                               code="no_speech")
+        self._save_transcript(transcript)
+        return transcript
+
+    def _caption_file(self) -> Transcript:
+        assert self.doc.file_path is not None
+        transcript = parse_captions(self.job.settings.data_dir / self.doc.file_path, TranscriptSource.MANUAL_CAPTIONS)
+        if not transcript.segments:
+            raise StageFailed("the caption file has no cues with text", code="no_text")
+        self._save_transcript(transcript)
+        return transcript
+
+    def _save_transcript(self, transcript: Transcript) -> None:
         with self.job.db.session() as s:
             TranscriptRepository(s).put(TranscriptRow(document_id=self.doc.id, source=transcript.source.value,
                                                       language=transcript.language, model=transcript.model,
                                                       body=transcript.to_json(), created_at=utcnow()))
         self._merge_metadata({"transcript_source": transcript.source.value, "language": transcript.language,
                               "asr_model": transcript.model})
-        return transcript
 
     def _parse(self) -> ParsedDocument:
         if self.doc.source == DocumentSource.TEXT.value:
@@ -274,7 +289,8 @@ class _Run:
     def _index(self) -> None:
         with self.job.db.session() as s:
             segments = SegmentRepository(s)
-            segments.put_terms([(seg.id, index_text(seg.content)) for seg in segments.of_document(self.doc.id)])
+            segments.put_terms([(seg.id, index_text(f"{seg.heading or ''} {seg.content}"))
+                                for seg in segments.of_document(self.doc.id)])
             DatasetRepository(s).bump_version(self.doc.dataset_id)
 
     # --- state -------------------------------------------------------------------------------------

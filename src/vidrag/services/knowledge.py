@@ -263,7 +263,7 @@ class KnowledgeService:
                 row.content, row.tokens = content, count_tokens(content)
                 row.embedding = to_blob(self.embedder.embed_documents([content])[0])
                 row.embedding_model = self.embedder.name
-                SegmentRepository(s).put_terms([(row.id, index_text(content))])
+                SegmentRepository(s).put_terms([(row.id, index_text(f"{row.heading or ''} {content}"))])
             if enabled is not None:
                 row.enabled = enabled
             DatasetRepository(s).bump_version(row.dataset_id)
