@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embedding_threads: int = Field(2, ge=1, le=64)
 
+    rerank_base_url: str | None = None  # a Jina/Cohere-style /v1/rerank endpoint (vLLM, Xinference, Jina, Cohere)
+    rerank_model: str | None = None
+    rerank_api_key: SecretStr | None = None
+
     # --- answers ----------------------------------------------------------------------------------------
     llm_base_url: str | None = None  # any OpenAI-compatible /v1 (Ollama, vLLM, OpenAI, DeepSeek, Qwen)
     llm_api_key: SecretStr | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ from vidrag.domain.errors import Conflict, InvalidInput, NotFound
 from vidrag.domain.knowledge import Hit, RetrievalQuery, SearchMethod
 from vidrag.retrieval import fusion
 from vidrag.retrieval.embedding import Embedder
+from vidrag.retrieval.rerank import HttpReranker
 from vidrag.retrieval.terms import match_expression
 from vidrag.retrieval.vectors import VectorIndex, VectorStore
 from vidrag.services.links import player_link, source_link
@@ -40,10 +41,12 @@ class SearchResult:
 
 
 class SearchService:
-    def __init__(self, db: Database, vectors: VectorStore, embedder: Embedder) -> None:
+    def __init__(self, db: Database, vectors: VectorStore, embedder: Embedder,
+                 reranker: HttpReranker | None = None) -> None:
         self.db = db
         self.vectors = vectors
         self.embedder = embedder
+        self.reranker = reranker
 
     def retrieve(self, dataset_id: str, q: RetrievalQuery) -> list[SearchResult]:
         if not q.query.strip():
@@ -59,6 +62,8 @@ class SearchService:
             if q.method is not SearchMethod.SEMANTIC and (match := match_expression(q.query)):
                 keyword = segments.keyword_search(dataset.id, match, q.filters, CANDIDATES)
             hits = self._fuse(q, semantic, keyword)
+            if q.rerank:
+                hits = self._rerank(q.query, hits[:CANDIDATES], segments)
             if q.score_threshold is not None:
                 hits = [h for h in hits if h.score >= q.score_threshold]
             hits = hits[: q.top_k]
@@ -86,6 +91,16 @@ class SearchService:
         else:
             allowed = np.asarray(segments.allowed_ids(dataset.id, q.filters), dtype=np.int64)
         return index.search(self.embedder.embed_query(q.query), CANDIDATES, allowed)
+
+    def _rerank(self, query: str, hits: list[Hit], segments: SegmentRepository) -> list[Hit]:
+        """Order the fused candidates by the cross-encoder; its relevance becomes the score."""
+        if self.reranker is None:
+            raise InvalidInput("no rerank model is configured (VIDRAG_RERANK_BASE_URL and VIDRAG_RERANK_MODEL); "
+                               "send reranking_enable=false", code="rerank_unavailable")
+        rows = segments.by_ids([h.segment_id for h in hits])
+        scores = self.reranker.rerank(query, [rows[h.segment_id].content for h in hits])
+        reranked = [replace(h, score=s) for h, s in zip(hits, scores, strict=True)]
+        return sorted(reranked, key=lambda h: -h.score)
 
     @staticmethod
     def _fuse(q: RetrievalQuery, semantic: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[Hit]:

@@ -29,7 +29,7 @@ from vidrag.api.schemas.knowledge import (
     SegmentOut,
     SegmentUpdateBody,
 )
-from vidrag.domain.errors import InvalidInput, NotFound
+from vidrag.domain.errors import NotFound
 from vidrag.services.ingest_job import TERMINAL, document_event
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["knowledge bases"])
@@ -204,8 +204,5 @@ def update_segment(dataset_id: str, document_id: str, segment_id: int, body: Seg
 @router.post("/{dataset_id}/retrieve", response_model=RetrieveResponse)
 def retrieve(dataset_id: str, body: RetrieveRequest, kb: KnowledgeDep, search: SearchDep) -> RetrieveResponse:
     """Hit testing: semantic, keyword (full text) or hybrid search with filters; media hits carry times."""
-    if body.retrieval_model.reranking_enable:
-        raise InvalidInput("no rerank model is configured on this service; send reranking_enable=false",
-                           code="rerank_unavailable")
     results = search.retrieve(kb.dataset(dataset_id).id, body.retrieval_model.query(body.query))
     return RetrieveResponse(query={"content": body.query}, records=[Record.of(r) for r in results])
