@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     llm_timeout_seconds: float = Field(60.0, gt=0)
+    # A question is "supported" when its best chunk's cosine similarity reaches this (tuned for the bundled
+    # MiniLM: off-topic questions scored 0.00-0.21, answerable ones 0.33-0.76; re-measure for other embedders).
+    answer_min_similarity: float = Field(0.25, ge=0, le=1)
 
     # --- retention and disk ------------------------------------------------------------------------
     retention_max_age_hours: float = Field(24.0, gt=0)
@@ -109,6 +112,13 @@ class Settings(BaseSettings):
                     "set a real one (openssl rand -base64 42), unset it to have one generated, "
                     "or run in development mode (VIDRAG_ENV=development)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> Settings:
+        if self.llm_base_url and not self.llm_model:
+            raise ValueError("VIDRAG_LLM_BASE_URL is set but VIDRAG_LLM_MODEL is not; set the model name, or unset "
+                             "the base URL for extractive answers")
         return self
 
     # --- derived paths -----------------------------------------------------------------------------

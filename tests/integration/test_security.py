@@ -77,3 +77,9 @@ def test_env_names_are_the_contract(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert [k.get_secret_value() for k in s.api_keys] == ["a", "b"]
     assert s.sqlalchemy_url == "sqlite:///x.db"
     assert s.redis_url == "redis://127.0.0.1:6379/0"
+
+
+def test_an_llm_endpoint_needs_a_model() -> None:
+    with pytest.raises(ValidationError, match="VIDRAG_LLM_MODEL"):
+        Settings(_env_file=None, llm_base_url="http://127.0.0.1:9/v1")  # type: ignore[call-arg]
+    Settings(_env_file=None, llm_base_url="http://127.0.0.1:9/v1", llm_model="qwen")  # type: ignore[call-arg]

@@ -16,13 +16,15 @@ from vidrag import __version__
 from vidrag.api import errors
 from vidrag.api.deps import Container, require_api_key
 from vidrag.api.limits import BodySizeLimit
-from vidrag.api.routes import datasets, files, health, player, seed, storage, tasks
+from vidrag.api.routes import chat, datasets, files, health, openai_compat, player, seed, storage, tasks
 from vidrag.jobs.events import InMemoryEventBus
 from vidrag.jobs.inprocess import InProcessRunner
 from vidrag.pipeline.download import warm_up
 from vidrag.pipeline.ffmpeg import find_ffmpeg
 from vidrag.retrieval.factory import EmbedderConfig, SharedEmbedder
+from vidrag.retrieval.rerank import HttpReranker
 from vidrag.retrieval.vectors import VectorStore
+from vidrag.services.answer import AnswerService
 from vidrag.services.download_job import DownloadJob
 from vidrag.services.downloads import DownloadService
 from vidrag.services.ingest_job import IngestJob
@@ -61,9 +63,17 @@ def build_container(settings: Settings) -> Container:
     vectors = VectorStore()
     knowledge = KnowledgeService(settings, db, downloads, ingest_runner, vectors, embedder)
     job.on_finished.append(knowledge.on_task_finished)
+    search = SearchService(db, vectors, embedder, _reranker(settings))
     return Container(settings=settings, db=db, runner=runner, events=events, downloads=downloads,
                      storage=storage_service, ffmpeg=ffmpeg, ingest_runner=ingest_runner, knowledge=knowledge,
-                     search=SearchService(db, vectors, embedder))
+                     search=search, answers=AnswerService(search, knowledge, settings))
+
+
+def _reranker(settings: Settings) -> HttpReranker | None:
+    if not settings.rerank_base_url or not settings.rerank_model:
+        return None
+    key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
+    return HttpReranker(settings.rerank_base_url, settings.rerank_model, key)
 
 
 def _recover(container: Container) -> None:
@@ -106,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await loop
             await container.ingest_runner.stop()
             await container.runner.stop()
+            container.answers.close()
             container.db.dispose()
 
     app = FastAPI(title="vidrag", version=__version__, lifespan=lifespan,
@@ -122,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                "(VIDRAG_MAX_UPLOAD_MB); send a smaller file")
     guarded = [Depends(require_api_key)]
     app.include_router(health.router)
-    for router in (seed.router, tasks.router, files.router, storage.router, datasets.router, player.router):
+    for router in (seed.router, tasks.router, files.router, storage.router, datasets.router, player.router,
+                   chat.router, openai_compat.router):
         app.include_router(router, dependencies=guarded)
     return app

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from vidrag.domain.errors import Unauthorized
 from vidrag.jobs.base import JobRunner
 from vidrag.jobs.events import InMemoryEventBus
+from vidrag.services.answer import AnswerService
 from vidrag.services.downloads import DownloadService
 from vidrag.services.knowledge import KnowledgeService
 from vidrag.services.search import SearchService
@@ -33,6 +34,7 @@ class Container:
     ingest_runner: JobRunner
     knowledge: KnowledgeService
     search: SearchService
+    answers: AnswerService
 
 
 def get_container(request: Request) -> Container:

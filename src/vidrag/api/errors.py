@@ -1,6 +1,8 @@
 """The one place where errors become HTTP: a table from domain error class to status.
 
-Every error body is ``{"code", "message"}`` (plus ``detail``, which FastAPI clients of the seed read).
+Every error body is ``{"code", "message"}`` (plus ``detail``, which FastAPI clients of the seed read). Under /v1/
+(the OpenAI-compatible API) it also carries OpenAI's ``{"error": {"message", "type", "code"}}``, which is what
+OpenAI clients show.
 """
 
 from __future__ import annotations
@@ -44,30 +46,40 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"code": code, "message": message, "detail": message if detail is None else detail}
 
 
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+                 429: "rate_limit_error"}
+
+
+def _respond(request: Request, status: int, code: str, message: str, detail: Any = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    body = error_body(code, message, detail)
+    if request.url.path.startswith("/v1/"):
+        kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        body["error"] = {"message": message, "type": kind, "code": code, "param": None}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.VidragError)
-    async def _domain(_: Request, exc: e.VidragError) -> JSONResponse:
+    async def _domain(request: Request, exc: e.VidragError) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+        return _respond(request, status, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = exc.errors()
         summary = "; ".join(f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body') or 'body'}: "
                             f"{err.get('msg', 'invalid')}" for err in problems[:5])
-        return JSONResponse(error_body("invalid_request", f"invalid request: {summary}",
-                                       jsonable_encoder(problems, exclude={"ctx", "input", "url"})),
-                            status_code=422)
+        return _respond(request, 422, "invalid_request", f"invalid request: {summary}",
+                        jsonable_encoder(problems, exclude={"ctx", "input", "url"}))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return _respond(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal_error", "internal error; the details are in the server log"),
-                            status_code=500)
+        return _respond(request, 500, "internal_error", "internal error; the details are in the server log")

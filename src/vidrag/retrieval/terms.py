@@ -17,10 +17,10 @@ jieba.setLogLevel(logging.WARNING)
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
 # Stop words carry no signal for BM25 and make OR queries match everything.
-_STOP = frozenset("""a an and are as at be but by for from has have he her his i if in into is it its me my
+STOP_WORDS = frozenset("""a an and are as at be but by for from has have he her his i if in into is it its me my
 no not of on or our she so that the their them then there these they this to was we were what when where which
-who why will with you your do does did how can could would should about 的 了 和 是 在 我 有 就 不 人 都 一 也 很
-到 说 要 去 你 会 着 没有 看 好 自己 这 那 吗 什么""".split())
+who whom why will with you your do does did how can could would should about tell than 的 了 和 是 在 我 有 就 不
+人 都 一 也 很 到 说 要 去 你 会 着 没有 看 好 自己 这 那 吗 什么 怎么 为什么 哪 谁 呢""".split())
 
 
 @lru_cache(maxsize=1)
@@ -45,9 +45,14 @@ def index_text(text: str) -> str:
     return " ".join(terms(text))
 
 
+def query_terms(text: str) -> list[str]:
+    """The meaningful terms of a question, in order, without repeats or stop words."""
+    return [t for t in dict.fromkeys(terms(text)) if t not in STOP_WORDS]
+
+
 def match_expression(query: str) -> str | None:
     """An FTS5 MATCH expression: any of the query's meaningful terms (BM25 ranks documents with more)."""
-    wanted = [t for t in dict.fromkeys(terms(query)) if t not in _STOP]
+    wanted = query_terms(query)
     if not wanted:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in wanted)
