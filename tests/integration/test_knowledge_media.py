@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import openai
 import pytest
 
 from tests.support.http_server import serve_directory
@@ -129,3 +130,33 @@ def test_captions_are_used_before_whisper(service: RunningService, media: MediaS
     assert "lighthouse keeper counted seven ships" in text.lower()
     hit = retrieve(service.client, dataset, "basil soil water")[0]["segment"]
     assert hit["start"] == 3.0  # the caption cue's own timing
+
+
+@pytest.mark.parametrize("k", sorted(QUESTIONS))
+def test_openai_client_gets_an_answer_cited_to_the_second(indexed: tuple[RunningService, str, str], talk: Talk,
+                                                          k: int) -> None:
+    svc, _, doc_id = indexed
+    client = openai.OpenAI(base_url=f"{svc.base_url}/v1", api_key="unused", max_retries=0)
+    completion = client.chat.completions.create(model="talks", messages=[{"role": "user", "content": QUESTIONS[k]}])
+    answer = completion.choices[0].message.content or ""
+    citations = (completion.model_extra or {})["citations"]
+    assert "[1]" in answer
+    first = citations[0]
+    start, end = talk.times[k]
+    assert first["start"] <= (start + end) / 2 <= first["end"], (first, talk.times[k])
+    assert first["player_url"].startswith(f"/media/{doc_id}#t=")
+    assert first["document"]["id"] == doc_id
+
+
+def test_openai_client_streams_with_citations_on_the_last_chunk(indexed: tuple[RunningService, str, str],
+                                                                talk: Talk) -> None:
+    svc, _, _ = indexed
+    client = openai.OpenAI(base_url=f"{svc.base_url}/v1", api_key="unused", max_retries=0)
+    chunks = list(client.chat.completions.create(
+        model="talks", messages=[{"role": "user", "content": QUESTIONS[4]}], stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "dinosaur" in text.lower()
+    citations = (chunks[-1].model_extra or {}).get("citations")
+    assert citations
+    start, end = talk.times[4]
+    assert citations[0]["start"] <= (start + end) / 2 <= citations[0]["end"]

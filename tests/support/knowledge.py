@@ -20,7 +20,7 @@ TALK = [
     "The museum opens its dinosaur hall every Saturday morning.",
 ]
 QUESTIONS = {
-    1: "How should I grow basil?",
+    1: "What soil and how much water do plants need?",  # (tiny.en mishears espeak-ng's "basil")
     3: "What effect do volcanoes have on the climate?",
     4: "When is the dinosaur exhibition open?",
 }
