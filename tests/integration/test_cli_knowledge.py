@@ -36,6 +36,11 @@ def test_ingest_search_transcript(tmp_path: Path, talk: Talk, talk_url: str) -> 
     assert hits.code == 0, hits.output
     assert "dinosaur" in hits.output.lower()
     assert re.search(r"\d:\d\d-\d:\d\d", hits.output)  # the time span of the hit
+    answer = cli("ask", "When is the dinosaur exhibition open?", "--kb", "talks")
+    assert answer.code == 0, answer.output
+    assert "Extractive answer" in answer.output
+    assert "[1]" in answer.output
+    assert re.search(r"\[1\] talk \d:\d\d-\d:\d\d", answer.output), answer.output
     srt = cli("transcript", document_id, "--kb", "talks", "--format", "srt")
     assert srt.code == 0
     assert "00:00:00,000 --> " in srt.output

@@ -167,3 +167,22 @@ def transcript(document_id: Annotated[str, typer.Argument(help="a media document
         console.print(f"wrote {output}")
     else:
         print(body, end="")  # raw, for pipes
+
+
+@app.command()
+def ask(question: Annotated[str, typer.Argument(help="the question")], kb: KbOption,
+        top_k: Annotated[int, typer.Option(min=1, max=20)] = 5) -> None:
+    """Answer from a knowledge base, with numbered citations that link to the cited second."""
+    c = _container()
+    try:
+        answer = c.answers.answer(kb, question, top_k)
+    except VidragError as exc:
+        console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        c.answers.close()
+        c.db.dispose()
+    console.print(escape(answer.text), soft_wrap=True)
+    for cite in answer.citations:
+        where = _where(cite.place, str(cite.document.get("name")))
+        console.print(f"  {escape(f'[{cite.n}]')} {where}", soft_wrap=True, highlight=False)
