@@ -8,11 +8,16 @@ RRF_K = 60
 
 
 def weighted(semantic: list[tuple[int, float]], keyword: list[tuple[int, float]], w_semantic: float,
-             w_keyword: float) -> list[Hit]:
-    """Cosine (clipped at 0) and BM25 divided by the best BM25 of this query, both in [0, 1], then weighted."""
+             w_keyword: float, coverage: dict[int, float] | None = None) -> list[Hit]:
+    """Cosine (clipped at 0) and BM25 divided by the best BM25 of this query, both in [0, 1], then weighted.
+
+    ``coverage`` (the share of the query's terms a chunk contains) scales the keyword score: without it, the best
+    keyword hit earns the whole keyword weight even when it shares one common word with the query.
+    """
     sem = {i: max(0.0, s) for i, s in semantic}
     best = max((s for _, s in keyword), default=0.0)
-    kw = {i: (s / best if best > 0 else 0.0) for i, s in keyword}
+    cover = coverage or {}
+    kw = {i: (s / best if best > 0 else 0.0) * cover.get(i, 1.0) for i, s in keyword}
     total = (w_semantic + w_keyword) or 1.0
     hits = [Hit(i, (w_semantic * sem.get(i, 0.0) + w_keyword * kw.get(i, 0.0)) / total, sem.get(i), kw.get(i))
             for i in dict.fromkeys([*sem, *kw])]

@@ -15,7 +15,8 @@ import jieba
 
 jieba.setLogLevel(logging.WARNING)
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
+# CJK runs and other words apart, so "G7521次高铁" gives "g7521" and the Chinese words after it
+_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[^\W_\u3400-\u9fff\uf900-\ufaff]+", re.UNICODE)
 # Stop words carry no signal for BM25 and make OR queries match everything.
 STOP_WORDS = frozenset("""a an and are as at be but by for from has have he her his i if in into is it its me my
 no not of on or our she so that the their them then there these they this to was we were what when where which

@@ -12,7 +12,7 @@ from vidrag.domain.knowledge import Hit, RetrievalQuery, SearchMethod
 from vidrag.retrieval import fusion
 from vidrag.retrieval.embedding import Embedder
 from vidrag.retrieval.rerank import HttpReranker
-from vidrag.retrieval.terms import match_expression
+from vidrag.retrieval.terms import match_expression, query_terms, terms
 from vidrag.retrieval.vectors import VectorIndex, VectorStore
 from vidrag.services.links import player_link, source_link
 from vidrag.storage.db import Database
@@ -61,7 +61,7 @@ class SearchService:
             keyword: list[tuple[int, float]] = []
             if q.method is not SearchMethod.SEMANTIC and (match := match_expression(q.query)):
                 keyword = segments.keyword_search(dataset.id, match, q.filters, CANDIDATES)
-            hits = self._fuse(q, semantic, keyword)
+            hits = self._fuse(q, semantic, keyword, _coverage(q.query, keyword, segments))
             if q.rerank:
                 hits = self._rerank(q.query, hits[:CANDIDATES], segments)
             if q.score_threshold is not None:
@@ -103,11 +103,22 @@ class SearchService:
         return sorted(reranked, key=lambda h: -h.score)
 
     @staticmethod
-    def _fuse(q: RetrievalQuery, semantic: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[Hit]:
+    def _fuse(q: RetrievalQuery, semantic: list[tuple[int, float]], keyword: list[tuple[int, float]],
+              coverage: dict[int, float]) -> list[Hit]:
         if q.method is SearchMethod.SEMANTIC:
             return [Hit(i, max(0.0, s), semantic_score=s) for i, s in semantic]
         if q.method is SearchMethod.KEYWORD:
             return fusion.weighted([], keyword, 0.0, 1.0)
         if q.fusion == "rrf":
             return fusion.rrf(semantic, keyword)
-        return fusion.weighted(semantic, keyword, q.semantic_weight, q.keyword_weight)
+        return fusion.weighted(semantic, keyword, q.semantic_weight, q.keyword_weight, coverage)
+
+
+def _coverage(query: str, keyword: list[tuple[int, float]], segments: SegmentRepository) -> dict[int, float]:
+    """For each keyword hit, the share of the query's meaningful terms it contains (headings included)."""
+    wanted = set(query_terms(query))
+    if not wanted or not keyword:
+        return {}
+    rows = segments.by_ids([i for i, _ in keyword])
+    return {i: len(wanted & set(terms(f"{row.heading or ''} {row.content}"))) / len(wanted)
+            for i, row in rows.items()}

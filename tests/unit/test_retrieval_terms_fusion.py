@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from vidrag.retrieval.fusion import rrf, weighted
+from vidrag.retrieval.terms import match_expression, query_terms, terms
+
+
+def test_codes_are_split_from_chinese_text() -> None:
+    got = terms("G7521次高铁几点发车")
+    assert "g7521" in got
+    assert "高铁" in got
+
+
+def test_query_terms_drop_stop_words_and_repeats() -> None:
+    assert query_terms("What is the refund policy, the refund?") == ["refund", "policy"]
+    assert match_expression("the of and") is None
+    assert match_expression('say "hi"') == '"say" OR "hi"'
+
+
+def test_one_common_word_no_longer_earns_the_whole_keyword_weight() -> None:
+    semantic = [(1, 0.58), (2, 0.24)]  # 1 is the right chunk
+    keyword = [(2, 9.0), (1, 4.0)]  # 2 matches one common word very well
+    plain = weighted(semantic, keyword, 0.7, 0.3)
+    assert plain[0].segment_id == 2  # the failure the quality harness found
+    covered = weighted(semantic, keyword, 0.7, 0.3, coverage={2: 1 / 3, 1: 2 / 3})
+    assert covered[0].segment_id == 1
+
+
+def test_rrf_first_in_both_scores_one() -> None:
+    hits = rrf([(1, 0.9), (2, 0.5)], [(1, 7.0), (3, 2.0)])
+    assert hits[0].segment_id == 1
+    assert abs(hits[0].score - 1.0) < 1e-9
