@@ -17,11 +17,12 @@ def test_query_terms_drop_stop_words_and_repeats() -> None:
 
 
 def test_one_common_word_no_longer_earns_the_whole_keyword_weight() -> None:
-    semantic = [(1, 0.58), (2, 0.24)]  # 1 is the right chunk
-    keyword = [(2, 9.0), (1, 4.0)]  # 2 matches one common word very well
+    # the harness's case: "How do I stop my skillet from rusting?" vs a first-aid chunk matching only "stop"
+    semantic = [(1, 0.583), (2, 0.236)]  # 1 is the right chunk; it shares no keyword with the question
+    keyword = [(2, 9.0)]
     plain = weighted(semantic, keyword, 0.7, 0.3)
-    assert plain[0].segment_id == 2  # the failure the quality harness found
-    covered = weighted(semantic, keyword, 0.7, 0.3, coverage={2: 1 / 3, 1: 2 / 3})
+    assert plain[0].segment_id == 2  # 0.3 + 0.7 * 0.236 = 0.465 beat 0.7 * 0.583 = 0.408
+    covered = weighted(semantic, keyword, 0.7, 0.3, coverage={2: 1 / 3})
     assert covered[0].segment_id == 1
 
 
