@@ -187,3 +187,11 @@ def test_choose_captions(available: list[str], preferred: list[str], chosen: str
     choice = choose_captions(files(*available), preferred)
     expected = files(chosen)[0] if chosen else None
     assert choice == expected
+
+
+def test_vtt_export_escapes_markup_and_round_trips(tmp_path: Path) -> None:
+    t = Transcript((TranscriptSegment(0.0, 1.5, "a <b & c> d"),), TranscriptSource.WHISPER)
+    path = tmp_path / "x.vtt"
+    path.write_text(to_vtt(t))
+    assert "a &lt;b &amp; c&gt; d" in path.read_text()
+    assert parse_captions(path, TranscriptSource.MANUAL_CAPTIONS).segments[0].text == "a <b & c> d"

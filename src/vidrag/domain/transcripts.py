@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -75,7 +76,8 @@ def to_srt(t: Transcript) -> str:
 
 
 def to_vtt(t: Transcript) -> str:
-    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n"
+    """WebVTT; cue text escapes &, < and > as the format requires."""
+    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{html.escape(s.text.strip(), quote=False)}\n"
               for s in t.segments if s.text.strip()]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
