@@ -122,11 +122,13 @@ def test_mismatched_embedding_model_is_refused_then_reembedded(kb: tuple[Running
     assert r.status_code == 409
     assert r.json()["code"] == "embedding_model_mismatch"
     assert "reembed" in r.json()["message"]
+    before = {d["id"]: d["stages"] for d in svc.client.get(f"/api/v1/datasets/{dataset}/documents").json()["data"]}
     r = svc.client.post(f"/api/v1/datasets/{dataset}/reembed")
     assert r.status_code == 200
-    docs = svc.client.get(f"/api/v1/datasets/{dataset}/documents").json()["data"]
-    for doc in docs:
-        done = wait_indexed(svc.client, dataset, doc["id"])
+    for doc_id, stages in before.items():
+        done = wait_indexed(svc.client, dataset, doc_id)
         assert done["indexing_status"] == "completed"
-        assert "transcribe" not in done["stages"]
+        assert done["stages"]["parse"] == stages["parse"]  # not parsed again
+        assert done["stages"]["chunk"] == stages["chunk"]  # nor chunked again
+        assert done["stages"]["embed"]["started_at"] > stages["embed"]["completed_at"]  # only embedded again
     still_queryable(svc, dataset)
