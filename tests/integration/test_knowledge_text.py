@@ -93,3 +93,24 @@ def test_filters_by_document_and_kind(kb: tuple[RunningService, str, dict[str, s
     only = retrieve(svc.client, dataset, "food", filters={"document_ids": [ids["熊猫"]]})
     assert {h["segment"]["document_id"] for h in only} == {ids["熊猫"]}
     assert retrieve(svc.client, dataset, "food", filters={"kinds": ["video"]}) == []
+
+
+def test_document_events_stream_every_stage_to_completion(service: RunningService) -> None:
+    import json
+
+    import httpx
+
+    dataset = create_dataset(service.client, "events")
+    r = service.client.post(f"/api/v1/datasets/{dataset}/document/create-by-text",
+                            json={"name": "n", "text": "Owls hunt at night. " * 50})
+    doc_id = r.json()["document"]["id"]
+    events = []
+    with httpx.stream("GET", f"{service.base_url}/api/v1/datasets/{dataset}/documents/{doc_id}/events",
+                      timeout=60) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        events = [json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:")]
+    assert events[-1]["indexing_status"] == "completed"
+    assert events[-1]["progress"] == 100
+    stages = events[-1]["stages"]
+    assert [s for s in ("parse", "chunk", "embed", "index") if stages[s]["completed_at"]] == [
+        "parse", "chunk", "embed", "index"]
