@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.http_server import serve_directory
+from tests.support.knowledge import Talk, make_talk
 from tests.support.media import MediaSet, make_media
 from tests.support.service import RunningService, start_in_thread
 from vidrag.settings import Settings
@@ -23,6 +24,18 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> MediaSet:
 def media_url(media: MediaSet) -> Iterator[str]:
     with serve_directory(media.root) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def talk(tmp_path_factory: pytest.TempPathFactory) -> Talk:
+    """A video of five sentences at known times (see tests/support/knowledge.py)."""
+    return make_talk(tmp_path_factory.mktemp("talk"))
+
+
+@pytest.fixture(scope="session")
+def talk_url(talk: Talk) -> Iterator[str]:
+    with serve_directory(talk.path.parent) as base:
+        yield f"{base}/{talk.path.name}"
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.support.cli import Cli
-from tests.support.http_server import serve_directory
-from tests.support.knowledge import Talk, make_talk
-
-
-@pytest.fixture(scope="module")
-def talk(tmp_path_factory: pytest.TempPathFactory) -> Talk:
-    return make_talk(tmp_path_factory.mktemp("talk"))
-
-
-@pytest.fixture(scope="module")
-def talk_url(talk: Talk) -> Iterator[str]:
-    with serve_directory(talk.path.parent) as base:
-        yield f"{base}/{talk.path.name}"
+from tests.support.knowledge import Talk
 
 
 def test_ingest_search_transcript(tmp_path: Path, talk: Talk, talk_url: str) -> None:

@@ -7,21 +7,9 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.support.http_server import serve_directory
-from tests.support.knowledge import FINE_CHUNKS, QUESTIONS, Talk, create_dataset, make_talk, retrieve, wait_indexed
+from tests.support.knowledge import FINE_CHUNKS, QUESTIONS, Talk, create_dataset, retrieve, wait_indexed
 from tests.support.media import MediaSet
 from tests.support.service import RunningService
-
-
-@pytest.fixture(scope="module")
-def talk(tmp_path_factory: pytest.TempPathFactory) -> Talk:
-    return make_talk(tmp_path_factory.mktemp("talk"))
-
-
-@pytest.fixture(scope="module")
-def talk_url(talk: Talk) -> Iterator[str]:
-    with serve_directory(talk.path.parent) as base:
-        yield f"{base}/{talk.path.name}"
 
 
 @pytest.fixture(scope="module")

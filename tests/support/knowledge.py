@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.support.service import poll_until
 from tests.support.speech import make_timed_video
 
 # Distinct topics, so one question has one right sentence.
@@ -45,14 +45,8 @@ def make_talk(directory: Path) -> Talk:
 
 def wait_indexed(client: httpx.Client, dataset_id: str, document_id: str, timeout: float = 120,
                  until: tuple[str, ...] = ("completed", "error")) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        doc: dict[str, Any] = client.get(f"/api/v1/datasets/{dataset_id}/documents/{document_id}").json()
-        if doc.get("indexing_status") in until:
-            return doc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"document not {until} after {timeout}s: {doc}")
-        time.sleep(0.2)
+    return poll_until(client, f"/api/v1/datasets/{dataset_id}/documents/{document_id}", "indexing_status", until,
+                      timeout, interval=0.2)
 
 
 def create_dataset(client: httpx.Client, name: str, **extra: Any) -> str:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,16 +44,22 @@ class RunningService:
         self.client.close()
 
 
-def wait_for_task(client: httpx.Client, task_id: str, timeout: float = 60.0,
-                  until: set[str] = TERMINAL) -> dict[str, Any]:
+def poll_until(client: httpx.Client, path: str, field: str, until: Collection[str], timeout: float,
+               interval: float = 0.1) -> dict[str, Any]:
+    """GET ``path`` until its JSON ``field`` is one of ``until``; fail with the last body after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        task: dict[str, Any] = client.get(f"/api/v1/tasks/{task_id}").json()
-        if task.get("status") in until:
-            return task
+        body: dict[str, Any] = client.get(path).json()
+        if body.get(field) in until:
+            return body
         if time.monotonic() > deadline:
-            raise AssertionError(f"task {task_id} did not reach {until} in {timeout}s: {json.dumps(task)[:800]}")
-        time.sleep(0.1)
+            raise AssertionError(f"{path}: {field} not in {until} after {timeout}s: {json.dumps(body)[:800]}")
+        time.sleep(interval)
+
+
+def wait_for_task(client: httpx.Client, task_id: str, timeout: float = 60.0,
+                  until: set[str] = TERMINAL) -> dict[str, Any]:
+    return poll_until(client, f"/api/v1/tasks/{task_id}", "status", until, timeout)
 
 
 def start_in_thread(settings: Settings) -> RunningService:

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -132,9 +132,14 @@ def download(url: Annotated[str, typer.Argument(help="http(s) address of a video
         raise typer.Exit(1) from exc
     options = TaskOptions(extract_audio=not no_audio, keep_video=not no_video, audio_format=audio,
                           max_height=max_height)
+    run_to_exit(container, _download(container, url, options))
+
+
+def run_to_exit(container: Container, work: Coroutine[Any, Any, int]) -> NoReturn:
+    """Run a command's event loop, then exit with its code (130 on Ctrl+C), the database closed."""
     try:
-        code = asyncio.run(_download(container, url, options))
-    except KeyboardInterrupt:  # asyncio.run cancelled _download, which cancelled the task, then re-raised this
+        code = asyncio.run(work)
+    except KeyboardInterrupt:  # asyncio.run cancelled the work (which cleans up after itself), then re-raised this
         code = EXIT_INTERRUPTED
     finally:
         container.db.dispose()

@@ -11,7 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from vidrag.cli import (
-    EXIT_INTERRUPTED,
     POLL_SECONDS,
     _progress_bar,
     _show,
@@ -19,6 +18,7 @@ from vidrag.cli import (
     app,
     console,
     load_settings,
+    run_to_exit,
 )
 from vidrag.domain.errors import NotFound, VidragError
 from vidrag.domain.knowledge import RetrievalQuery, SearchMethod
@@ -45,13 +45,7 @@ def ingest(source: Annotated[str, typer.Argument(help="a video/audio URL, or a l
            kb: KbOption) -> None:
     """Add a video, audio or document to a knowledge base and index it, showing each stage."""
     container = _container()
-    try:
-        code = asyncio.run(_ingest(container, source, kb))
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
-    finally:
-        container.db.dispose()
-    raise typer.Exit(code)
+    run_to_exit(container, _ingest(container, source, kb))
 
 
 async def _ingest(c: Container, source: str, kb: str) -> int:
