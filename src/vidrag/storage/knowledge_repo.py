@@ -144,9 +144,14 @@ class SegmentRepository:
     def keyword_search(self, dataset_id: str, match: str, filters: RetrievalFilters, limit: int
                        ) -> list[tuple[int, float]]:
         """(segment id, BM25 score: higher is better) for segments matching ``match``, filters applied."""
+        # A join, not `rowid IN (searchable ids)`: SQLite hands an IN list to FTS5 as a rowid constraint and runs
+        # one MATCH per allowed id (measured: 14.7 s at 100k chunks, against 0.1 s joined; bench/retrieval_latency).
         score = (-func.bm25(literal_column("segments_fts"))).label("score")
-        stmt = (select(FTS.c.rowid, score).where(FTS.c.terms.match(match),
-                                                 FTS.c.rowid.in_(searchable(dataset_id, filters)))
+        conditions = searchable(dataset_id, filters).whereclause
+        assert conditions is not None
+        stmt = (select(FTS.c.rowid, score).join_from(FTS, SegmentRow, SegmentRow.id == FTS.c.rowid)
+                .join(DocumentRow, DocumentRow.id == SegmentRow.document_id)
+                .where(FTS.c.terms.match(match), conditions)
                 .order_by(score.desc()).limit(limit))
         return [(int(i), float(s)) for i, s in self.session.execute(stmt)]
 
