@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import socket
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from vidrag.storage.db import Database
     from vidrag.storage.models import TaskRow
 
+R = TypeVar("R")
 app = typer.Typer(help="vidrag: video download API and video knowledge base", no_args_is_help=True)
 console = Console()
 POLL_SECONDS = 0.5  # the row is re-read this often, in case an event was published before we subscribed
@@ -187,27 +188,40 @@ async def _interrupted(container: Container, task_id: str, *, owned: bool) -> No
     await _wait_idle(container.runner)
 
 
-async def _follow(container: Container, task_id: str) -> TaskRow:
-    """Show progress until the task ends: events move the bar, a periodic read of the row catches missed ones."""
+async def follow(queue: asyncio.Queue[dict[str, Any]], read: Callable[[], R], show_row: Callable[[R], bool],
+                 show_event: Callable[[dict[str, Any]], bool]) -> R:
+    """Until ``show_row`` says the work ended, re-read the row every POLL_SECONDS (in case an event was missed)
+    and pass events to ``show_event`` between reads (True from it ends the wait early: the row has the end)."""
     loop = asyncio.get_running_loop()
+    while True:
+        row = read()
+        if show_row(row):
+            return row
+        deadline = loop.time() + POLL_SECONDS
+        while (left := deadline - loop.time()) > 0:
+            try:
+                event = await asyncio.wait_for(queue.get(), left)
+            except TimeoutError:
+                break
+            if show_event(event):
+                break
+
+
+async def _follow(container: Container, task_id: str) -> TaskRow:
+    """Show a download's progress until it ends."""
     with _progress_bar() as bar:
         line = bar.add_task("queued", total=100, speed="", eta="")
+
+        def show_row(row: TaskRow) -> bool:
+            _show(bar, line, row.stage, row.message, row.progress, row.progress_detail)
+            return not TaskStatus(row.status).is_active
+
+        def show_event(event: dict[str, Any]) -> bool:
+            _show(bar, line, event.get("stage"), event.get("message"), event.get("progress"), event.get("detail"))
+            return not TaskStatus(event.get("status", "running")).is_active
+
         async with container.events.subscribe(task_id) as queue:
-            while True:
-                row = container.downloads.get(task_id)
-                _show(bar, line, row.stage, row.message, row.progress, row.progress_detail)
-                if not TaskStatus(row.status).is_active:
-                    return row
-                deadline = loop.time() + POLL_SECONDS
-                while (left := deadline - loop.time()) > 0:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), left)
-                    except TimeoutError:
-                        break
-                    _show(bar, line, event.get("stage"), event.get("message"), event.get("progress"),
-                          event.get("detail"))
-                    if not TaskStatus(event.get("status", "running")).is_active:
-                        break  # the row now holds the final state and the files
+            return await follow(queue, lambda: container.downloads.get(task_id), show_row, show_event)
 
 
 def _progress_bar() -> Progress:

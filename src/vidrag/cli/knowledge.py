@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from vidrag.cli import (
-    POLL_SECONDS,
     _progress_bar,
     _show,
     _wait_idle,
     app,
     console,
+    follow,
     load_settings,
     run_to_exit,
 )
@@ -90,22 +90,20 @@ def _dataset(c: Container, kb: str) -> str:
 
 
 async def _follow_document(c: Container, dataset: str, document_id: str) -> DocumentRow:
-    loop = asyncio.get_running_loop()
+    """Show a document's stage and progress until it is indexed or fails."""
     with _progress_bar() as bar:
         line = bar.add_task("waiting", total=100, speed="", eta="")
+
+        def show_row(row: DocumentRow) -> bool:
+            _show(bar, line, row.indexing_status, "", row.progress, None)
+            return row.indexing_status in ("completed", "error")
+
+        def show_event(event: dict[str, Any]) -> bool:
+            _show(bar, line, event.get("indexing_status"), "", event.get("progress"), None)
+            return event.get("indexing_status") in ("completed", "error")
+
         async with c.events.subscribe(f"doc:{document_id}") as queue:
-            while True:
-                row = c.knowledge.document(dataset, document_id)
-                _show(bar, line, row.indexing_status, "", row.progress, None)
-                if row.indexing_status in ("completed", "error"):
-                    return row
-                deadline = loop.time() + POLL_SECONDS
-                while (left := deadline - loop.time()) > 0:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), left)
-                    except TimeoutError:
-                        break
-                    _show(bar, line, event.get("indexing_status"), "", event.get("progress"), None)
+            return await follow(queue, lambda: c.knowledge.document(dataset, document_id), show_row, show_event)
 
 
 @app.command()
