@@ -9,16 +9,17 @@ clusters, centres sharing a common direction as real embeddings do), each point 
 32-d subspace of its cluster plus a little isotropic noise. Queries are drawn near the data: a data point plus
 noise, "near" (cosine ~0.9 to that point) and "far" (~0.65, like a question against its passage).
 
-(a) ours: VectorIndex.search (exact, top 10); (b) baseline, interleaved query by query: raw numpy
-argpartition over matrix @ q; the same two with a 10 % id mask (ours: the ``allowed`` ids; baseline: a boolean mask
-made in advance). (c) usearch HNSW (cos, f32, connectivity 16, expansion_add 128, expansion_search 64; and 128):
-build time, p50/p95, recall@10 against exact. (d) end to end: the segments are written straight into SQLite
-(rows with embedding blobs, FTS5 terms from a generated Zipf vocabulary) under a dataset made by
+(a) ours: VectorIndex.search (exact, top 10); (b) baseline, interleaved query by query: raw numpy argpartition over
+matrix @ q; the same two with a 10 % id mask (ours: the ``allowed`` ids; baseline: a boolean mask made in advance);
+then, in a pass of their own, ours and numpy with numpy's OpenBLAS held to one thread (its default is one per core,
+and a busy second core stalls it). (c) usearch HNSW (cos, f32, connectivity 16, expansion_add 128, expansion_search
+64; and 128): build time, p50/p95, recall@10 against exact. (d) end to end: the segments are written straight into
+SQLite (rows with embedding blobs, FTS5 terms from a generated Zipf vocabulary) under a dataset made by
 KnowledgeService, then SearchService.retrieve is timed for hybrid / semantic / keyword, and with a document_ids
 filter (10 of 100 documents), real query embedding included; the baseline is the least work giving the same
 candidates: the same embedder + raw numpy, and a raw sqlite3 FTS5 bm25 query (the run checks that
-SegmentRepository.keyword_search returns the same bm25 scores as that plain query, with and without the filter).
-A side that has used --budget seconds stops after 3 queries (n is printed): this benchmark found the keyword query
+SegmentRepository.keyword_search returns the same bm25 scores as that plain query, with and without the filter). A
+side that has used --budget seconds stops after 3 queries (n is printed): this benchmark found the keyword query
 taking ~15 s at 100k when it was written as ``rowid IN (searchable ids)``, fixed since by joining the MATCH to the
 segments. Then the pieces of a query, each timed alone. Writes bench/results/retrieval_latency.json.
 """
@@ -200,11 +201,15 @@ def exact_rows(corpus: Corpus, truth: I64) -> dict[str, Any]:
         "ours_mask": lambda q: [i - 1 for i, _ in index.search(q, K, allowed)],
         "numpy_mask": lambda q: numpy_top(matrix, q, K, mask).tolist(),
     }
-    blas = OpenBlasThreads()
-    if blas.available and blas.get() > 1:  # the same two with OpenBLAS held to one thread for the call
-        sides["ours_1t"] = lambda q: blas.run_with(1, lambda: [i - 1 for i, _ in index.search(q, K)])
-        sides["numpy_1t"] = lambda q: blas.run_with(1, lambda: numpy_top(matrix, q, K).tolist())
     times, answers = interleaved(sides, list(corpus.near))
+    blas = OpenBlasThreads()
+    if blas.available and blas.get() > 1:  # the same two with OpenBLAS held to one thread, in a pass of their own
+        threads = blas.get()
+        blas.run_with(1, lambda: times.update(interleaved({
+            "ours_1t": lambda q: [i - 1 for i, _ in index.search(q, K)],
+            "numpy_1t": lambda q: numpy_top(matrix, q, K).tolist(),
+        }, list(corpus.near))[0]))
+        assert blas.get() == threads
     same_as_numpy = recall(answers["ours"], np.asarray(answers["numpy"]))
     return {"times": {k: ms_stats(v) for k, v in times.items()},
             "agreement_with_batched_truth": recall(answers["ours"], truth), "agreement_ours_numpy": same_as_numpy,
