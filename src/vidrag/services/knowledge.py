@@ -307,7 +307,7 @@ class KnowledgeService:
         """Take over documents whose process died, then queue every unfinished document nobody owns."""
         cutoff = utcnow() - timedelta(seconds=self.settings.task_lease_seconds)
         with self.db.session() as s:
-            docs = [d for d in DocumentRepository(s).with_status(*_UNFINISHED)]
+            docs = DocumentRepository(s).with_status(*_UNFINISHED)
             for doc in docs:
                 if doc.owner and doc.owner != self.runner.worker_id and (
                         owner_is_gone(doc.owner) or doc.heartbeat_at is None or doc.heartbeat_at < cutoff):

@@ -61,7 +61,7 @@ class SearchService:
             keyword: list[tuple[int, float]] = []
             if q.method is not SearchMethod.SEMANTIC and (match := match_expression(q.query)):
                 keyword = segments.keyword_search(dataset.id, match, q.filters, CANDIDATES)
-            hits = self._fuse(q, semantic, keyword, _coverage(q.query, keyword, segments))
+            hits = self._fuse(q, semantic, keyword, segments)
             if q.rerank:
                 hits = self._rerank(q.query, hits[:CANDIDATES], segments)
             if q.score_threshold is not None:
@@ -70,7 +70,7 @@ class SearchService:
             rows = segments.by_ids([h.segment_id for h in hits])
             for h in hits:
                 rows[h.segment_id].hit_count += 1
-            docs = {d.id: d for d in (DocumentRepository(s).get(r.document_id) for r in rows.values()) if d}
+            docs = DocumentRepository(s).by_ids({r.document_id for r in rows.values()})
             return [SearchResult(rows[h.segment_id], docs[rows[h.segment_id].document_id], h) for h in hits]
 
     def check_model(self, dataset: DatasetRow) -> None:
@@ -104,13 +104,14 @@ class SearchService:
 
     @staticmethod
     def _fuse(q: RetrievalQuery, semantic: list[tuple[int, float]], keyword: list[tuple[int, float]],
-              coverage: dict[int, float]) -> list[Hit]:
+              segments: SegmentRepository) -> list[Hit]:
         if q.method is SearchMethod.SEMANTIC:
             return [Hit(i, max(0.0, s), semantic_score=s) for i, s in semantic]
         if q.method is SearchMethod.KEYWORD:
             return fusion.weighted([], keyword, 0.0, 1.0)
         if q.fusion == "rrf":
             return fusion.rrf(semantic, keyword)
+        coverage = _coverage(q.query, keyword, segments)  # only the weighted sum uses it
         return fusion.weighted(semantic, keyword, q.semantic_weight, q.keyword_weight, coverage)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Select, and_, column, delete, func, insert, literal_column, or_, select, table, update
 from sqlalchemy.orm import Session
 
-from vidrag.domain.knowledge import RetrievalFilters
+from vidrag.domain.knowledge import IndexingStage, RetrievalFilters
 from vidrag.storage.models import DatasetRow, DocumentRow, SegmentRow, TranscriptRow
 
 # The FTS5 table (made by migration 0003, SQLite only): rowid = segments.id, terms = segmenter output.
@@ -58,13 +58,16 @@ class DocumentRepository:
         rows = self.session.scalars(stmt.order_by(DocumentRow.created_at.desc()).offset(offset).limit(limit))
         return list(rows), total
 
+    def by_ids(self, ids: Iterable[str]) -> dict[str, DocumentRow]:
+        return {d.id: d for d in self.session.scalars(select(DocumentRow).where(DocumentRow.id.in_(list(ids))))}
+
     def with_status(self, *statuses: str) -> list[DocumentRow]:
         return list(self.session.scalars(select(DocumentRow).where(DocumentRow.indexing_status.in_(statuses))
                                          .order_by(DocumentRow.created_at)))
 
     def waiting_for_task(self, task_id: str) -> list[DocumentRow]:
-        return list(self.session.scalars(select(DocumentRow).where(DocumentRow.task_id == task_id,
-                                                                   DocumentRow.indexing_status == "download")))
+        waiting = DocumentRow.indexing_status == IndexingStage.DOWNLOAD.value
+        return list(self.session.scalars(select(DocumentRow).where(DocumentRow.task_id == task_id, waiting)))
 
     def of_dataset(self, dataset_id: str) -> list[DocumentRow]:
         return list(self.session.scalars(select(DocumentRow).where(DocumentRow.dataset_id == dataset_id)))
