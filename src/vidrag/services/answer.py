@@ -14,7 +14,6 @@ No support: when nothing is retrieved, or no hit's semantic similarity reaches `
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -22,17 +21,13 @@ from enum import StrEnum
 from typing import Any
 
 from vidrag.domain.chunks import count_tokens
-from vidrag.domain.errors import ServiceUnavailable
 from vidrag.domain.knowledge import RetrievalQuery, SearchMethod
 from vidrag.llm import extractive
-from vidrag.llm.client import CODE as LLM_UNAVAILABLE
 from vidrag.llm.client import ChatClient, DeltaStream, Message
 from vidrag.llm.prompts import Source, build_messages
 from vidrag.services.knowledge import KnowledgeService
 from vidrag.services.search import SearchResult, SearchService
 from vidrag.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # Support is judged on meaning: the best hit's cosine similarity (the semantic half of the hybrid score), not the
 # hybrid score itself, whose keyword half is BM25 divided by the best BM25 of the same query, so one shared common
@@ -111,15 +106,13 @@ class AnswerService:
         self.knowledge = knowledge
         self.settings = settings
         self.llm: ChatClient | None = None
-        if settings.llm_base_url and settings.llm_model:
+        if settings.llm_base_url and settings.llm_model:  # Settings refuses a base URL without a model
             key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
             self.llm = ChatClient(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout_seconds)
-        elif settings.llm_base_url:
-            log.warning("VIDRAG_LLM_BASE_URL is set but VIDRAG_LLM_MODEL is not: answers will fail until it is")
 
     @property
     def mode(self) -> AnswerMode:
-        return AnswerMode.LLM if self.settings.llm_base_url else AnswerMode.EXTRACTIVE
+        return AnswerMode.LLM if self.llm is not None else AnswerMode.EXTRACTIVE
 
     def answer(self, dataset_ref: str, question: str, top_k: int = 5, history: Sequence[Message] = ()) -> Answer:
         found = self._retrieve(dataset_ref, question, top_k)
@@ -146,9 +139,7 @@ class AnswerService:
             self.llm.close()
 
     def _client(self) -> ChatClient:
-        if self.llm is None:
-            raise ServiceUnavailable("VIDRAG_LLM_BASE_URL is set but VIDRAG_LLM_MODEL is not; set the model name "
-                                     "(or unset the base URL for extractive answers)", code=LLM_UNAVAILABLE)
+        assert self.llm is not None  # the mode is LLM only when a client was built
         return self.llm
 
     def _retrieve(self, dataset_ref: str, question: str, top_k: int) -> _Retrieved:
