@@ -42,7 +42,7 @@ from vidrag.api.deps import Container
 from vidrag.domain.knowledge import IndexingStage
 from vidrag.jobs.inprocess import InProcessRunner
 from vidrag.retrieval.embedding import Embedder, Vectors
-from vidrag.retrieval.terms import index_text
+from vidrag.retrieval.terms import terms as index_terms
 from vidrag.retrieval.vectors import VectorStore, to_blob
 from vidrag.services.ingest_job import TERMINAL, IngestJob
 from vidrag.services.knowledge import KnowledgeService
@@ -193,14 +193,14 @@ def pieces(db: Database, dataset_id: str, document_id: str, model: str, dimensio
                                                for i, b in rows[start:start + batch]])
 
     texts = [f"{seg.heading or ''} {seg.content}" for seg in segments]
-    terms: list[str] = []
+    terms: list[list[str]] = []
 
     def load() -> None:
         with db.session() as s:
             SegmentRepository(s).of_document(document_id)
 
     def make_terms() -> None:
-        terms[:] = [index_text(t) for t in texts]
+        terms[:] = [index_terms(t) for t in texts]
 
     def put_terms() -> None:
         with db.session() as s:

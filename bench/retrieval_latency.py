@@ -46,11 +46,12 @@ from bench._common import bench_settings, ms_stats, table, write_results
 from vidrag.api.app import build_container
 from vidrag.domain.knowledge import DocumentKind, DocumentSource, IndexingStage, RetrievalFilters, RetrievalQuery
 from vidrag.domain.knowledge import SearchMethod as M
-from vidrag.retrieval.terms import index_text, match_expression
+from vidrag.retrieval.terms import query_terms
+from vidrag.retrieval.terms import terms as index_terms
 from vidrag.retrieval.vectors import VectorIndex, to_blob
 from vidrag.services import search as search_module
 from vidrag.services.search import CANDIDATES
-from vidrag.storage.knowledge_repo import DatasetRepository, DocumentRepository, SegmentRepository
+from vidrag.storage.knowledge_repo import DatasetRepository, DocumentRepository, SegmentRepository, fts5_match
 from vidrag.storage.models import DocumentRow, SegmentRow, utcnow
 
 F32 = npt.NDArray[np.float32]
@@ -302,7 +303,7 @@ def load_dataset(container: Any, corpus: Corpus, texts: Texts) -> tuple[str, lis
                          "end": None, "page": None, "heading": None, "chapter": None, "enabled": True,
                          "embedding": to_blob(corpus.vectors[row]), "embedding_model": model, "hit_count": 0,
                          "created_at": now, "updated_at": now})
-            terms.append((row + 1, index_text(text)))
+            terms.append((row + 1, index_terms(text)))
             rows_per_doc[doc] += 1
         with container.db.session() as s:
             s.execute(insert(SegmentRow), rows)  # an ORM bulk insert: one executemany per batch
@@ -343,7 +344,7 @@ def end_to_end(corpus: Corpus, texts: Texts, data_dir: Path, budget_s: float) ->
             return numpy_top(matrix, embedder.embed_query(q), CANDIDATES, m)
 
         def base_keyword(q: str, ranged: bool = False) -> Any:
-            match = match_expression(q) or '""'
+            match = fts5_match(query_terms(q)) or '""'
             args = (match, last_allowed, CANDIDATES) if ranged else (match, CANDIDATES)
             return raw.execute(fts_range if ranged else fts, args).fetchall()
 
@@ -363,7 +364,7 @@ def end_to_end(corpus: Corpus, texts: Texts, data_dir: Path, budget_s: float) ->
         index = search.vectors.get(dataset_id, _version(container, dataset_id))
         assert index is not None
         vectors = [embedder.embed_query(q) for q in queries]
-        matches = [match_expression(q) or '""' for q in queries]
+        matches = [query_terms(q) for q in queries]
         with container.db.session() as s:
             segments = SegmentRepository(s)
             same = all(_scores(segments.keyword_search(dataset_id, matches[i], f, CANDIDATES))

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from redis import Redis
 
+from tests.support.backends import PostgresServer, RedisHandle, pg_database, pg_server, redis_server, redis_url
 from tests.support.http_server import serve_directory
 from tests.support.knowledge import Talk, make_talk
 from tests.support.media import MediaSet, make_media
 from tests.support.service import RunningService, start_in_thread
 from vidrag.settings import Settings
+
+__all__ = ["pg_database", "pg_server", "redis_server", "redis_url"]  # fixtures, re-exported for every test
+MODULE_REDIS_DB = 10  # module-scoped services; function-scoped ones use redis_url's database
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +45,46 @@ def talk_url(talk: Talk) -> Iterator[str]:
         yield f"{base}/{talk.path.name}"
 
 
+@dataclass(frozen=True)
+class Backend:
+    """Where a test's service keeps its state: embedded (SQLite, in-process jobs) or scaled out."""
+
+    name: str
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        if self.name == "embedded":
+            return {}
+        # a short lease so that recovery tests do not wait a minute
+        return {"database_url": self.database_url, "redis_url": self.redis_url}
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Every test that starts a service runs twice: embedded, and on PostgreSQL + Redis + Celery workers."""
+    if request.param == "embedded":
+        return Backend("embedded")
+    return Backend("scaled", request.getfixturevalue("pg_database"), request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture(scope="module", params=["embedded", "scaled"])
+def module_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The same, for services shared by a module's tests: a database of the module's own."""
+    if request.param == "embedded":
+        yield Backend("embedded")
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    redis: RedisHandle = request.getfixturevalue("redis_server")
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    client = Redis.from_url(redis.url(MODULE_REDIS_DB))
+    client.flushdb()
+    client.close()
+    yield Backend("scaled", url, redis.url(MODULE_REDIS_DB))
+    server.drop_database(name)
+
+
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"data_dir": data_dir, "allow_private_networks": True, "cleanup_interval_minutes": 0,
                               "min_free_disk_mb": 0, "env": "development", **overrides}
@@ -45,11 +92,11 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def start_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
+def start_service(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., RunningService]]:
     started: list[RunningService] = []
 
     def start(**overrides: Any) -> RunningService:
-        svc = start_in_thread(make_settings(tmp_path / f"data{len(started)}", **overrides))
+        svc = start_in_thread(make_settings(tmp_path / f"data{len(started)}", **backend.settings(), **overrides))
         started.append(svc)
         return svc
 

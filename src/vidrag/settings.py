@@ -36,8 +36,17 @@ class Settings(BaseSettings):
 
     # --- storage -----------------------------------------------------------------------------------
     data_dir: Path = Path("data")
-    database_url: str | None = None  # default: SQLite file inside data_dir
-    redis_url: str | None = None  # reserved for the scaled-out runner
+    database_url: str | None = None  # default: SQLite file inside data_dir; postgresql+psycopg://... scales out
+    database_pool_size: int = Field(10, ge=1, le=500)  # PostgreSQL connections kept per process
+    database_max_overflow: int = Field(10, ge=0, le=500)  # extra connections opened under load
+    database_pool_timeout_seconds: float = Field(10.0, gt=0)  # wait for a free connection, then 503 database_busy
+    # pgvector HNSW (PostgreSQL): build parameters apply when an index is made; ef_search per query
+    hnsw_m: int = Field(16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(64, ge=4, le=1000)
+    hnsw_ef_search: int = Field(100, ge=1, le=1000)
+    # Redis: switches jobs to Celery workers, progress events to pub/sub, caches and rate limits to Redis
+    redis_url: str | None = None
+    job_time_limit_seconds: float = Field(6 * 3600, ge=120)  # Celery's hard limit for one job
 
     # --- security ----------------------------------------------------------------------------------
     secret_key: SecretStr | None = None  # unset: generated once and kept in data_dir/.secret_key
@@ -133,6 +142,11 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'vidrag.db').resolve()}"
+
+    @property
+    def scaled_out(self) -> bool:
+        """Jobs go to Celery workers through Redis (and events, caches, rate limits live in Redis)."""
+        return bool(self.redis_url)
 
     @property
     def dev_mode(self) -> bool:

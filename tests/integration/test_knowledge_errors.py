@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support.knowledge import create_dataset, retrieve, wait_indexed
 from tests.support.service import RunningService
@@ -116,8 +116,10 @@ def test_empty_inputs(kb: tuple[RunningService, str]) -> None:
 def test_mismatched_embedding_model_is_refused_then_reembedded(kb: tuple[RunningService, str]) -> None:
     svc, dataset = kb
     # the knowledge base was built with another model (as after a change of VIDRAG_EMBEDDING_MODEL)
-    with sqlite3.connect(svc.settings.data_dir / "vidrag.db") as db:
-        db.execute("UPDATE datasets SET embedding_model = 'some-other-model' WHERE id = ?", (dataset,))
+    engine = sa.create_engine(svc.settings.sqlalchemy_url)  # SQLite or PostgreSQL, whichever the service uses
+    with engine.begin() as db:
+        db.execute(sa.text("UPDATE datasets SET embedding_model = 'some-other-model' WHERE id = :id"), {"id": dataset})
+    engine.dispose()
     r = svc.client.post(f"/api/v1/datasets/{dataset}/retrieve", json={"query": "saffron"})
     assert r.status_code == 409
     assert r.json()["code"] == "embedding_model_mismatch"

@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 
 from vidrag.api.app import create_app
+from vidrag.api.worker import ThreadedWorker, WorkerProcess
 from vidrag.settings import Settings
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -41,6 +42,8 @@ class RunningService:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=15)
+        if (worker := self.extra.pop("worker", None)) is not None:
+            worker.stop()
         self.client.close()
 
 
@@ -63,6 +66,8 @@ def wait_for_task(client: httpx.Client, task_id: str, timeout: float = 60.0,
 
 
 def start_in_thread(settings: Settings) -> RunningService:
+    """The API on a free port; scaled out (settings.redis_url), also a real Celery worker in this process."""
+    worker = ThreadedWorker(WorkerProcess.build(settings)).start() if settings.redis_url else None
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -75,7 +80,8 @@ def start_in_thread(settings: Settings) -> RunningService:
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    return RunningService(settings, base, httpx.Client(base_url=base, timeout=30), server, thread)
+    return RunningService(settings, base, httpx.Client(base_url=base, timeout=30), server, thread,
+                          extra={"worker": worker} if worker else {})
 
 
 def free_port() -> int:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from vidrag.retrieval.fusion import rrf, weighted
-from vidrag.retrieval.terms import match_expression, query_terms, terms
+from vidrag.retrieval.terms import query_terms, terms
+from vidrag.storage.knowledge_repo import fts5_match
+from vidrag.storage.pg_search import tsquery_literal, tsvector_literal
 
 
 def test_codes_are_split_from_chinese_text() -> None:
@@ -12,8 +14,17 @@ def test_codes_are_split_from_chinese_text() -> None:
 
 def test_query_terms_drop_stop_words_and_repeats() -> None:
     assert query_terms("What is the refund policy, the refund?") == ["refund", "policy"]
-    assert match_expression("the of and") is None
-    assert match_expression('say "hi"') == '"say" OR "hi"'
+    assert query_terms("the of and") == []
+    assert fts5_match(query_terms('say "hi"')) == '"say" OR "hi"'
+
+
+def test_terms_fold_case_and_diacritics_like_fts5() -> None:
+    assert terms("Café NAÏVE Ångström") == ["cafe", "naive", "angstrom"]
+
+
+def test_postgres_literals_keep_our_terms_and_positions() -> None:
+    assert tsvector_literal(["tide", "moon", "tide", "it's"]) == "'tide':1,3 'moon':2 'it''s':4"
+    assert tsquery_literal(["a", "b\\c"]) == "'a' | 'b\\\\c'"
 
 
 def test_one_common_word_no_longer_earns_the_whole_keyword_weight() -> None:

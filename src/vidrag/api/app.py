@@ -8,16 +8,19 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from vidrag import __version__
 from vidrag.api import errors
-from vidrag.api.deps import Container, require_api_key
+from vidrag.api.deps import Container, Scaled, require_api_key
 from vidrag.api.limits import BodySizeLimit
 from vidrag.api.routes import chat, datasets, files, health, openai_compat, player, seed, storage, tasks
-from vidrag.jobs.events import InMemoryEventBus
+from vidrag.jobs.base import JobRunner
+from vidrag.jobs.celery_runner import CeleryConfig, CeleryRunner, make_celery
+from vidrag.jobs.events import InMemoryEventBus, RedisEventBus
 from vidrag.jobs.inprocess import InProcessRunner
 from vidrag.pipeline.download import warm_up
 from vidrag.pipeline.ffmpeg import find_ffmpeg
@@ -32,7 +35,7 @@ from vidrag.services.knowledge import KnowledgeService
 from vidrag.services.search import SearchService
 from vidrag.services.storage import StorageService
 from vidrag.settings import Settings
-from vidrag.storage.db import Database
+from vidrag.storage.db import open_database
 from vidrag.storage.media import MediaStore
 
 log = logging.getLogger(__name__)
@@ -41,14 +44,19 @@ log = logging.getLogger(__name__)
 def build_container(settings: Settings) -> Container:
     settings.ensure_dirs()
     settings.resolved_secret_key()  # generated and persisted on first start, refused if a placeholder
-    db = Database(settings.sqlalchemy_url)
+    db = open_database(settings)
     db.migrate()
     media = MediaStore(settings.media_dir, settings.tmp_dir)
-    events = InMemoryEventBus()
+    scaled = _scaled(settings)
+    events = RedisEventBus(scaled.redis) if scaled else InMemoryEventBus()
     ffmpeg = find_ffmpeg(settings.ffmpeg_path)
     job = DownloadJob(settings, db, media, events, ffmpeg)
-    runner = InProcessRunner(job, settings.download_concurrency, heartbeat=job.heartbeat,
-                             heartbeat_seconds=settings.task_lease_seconds / 4)
+    runner: JobRunner
+    if scaled:  # this process only enqueues; `vidrag worker` processes run the jobs
+        runner = CeleryRunner(scaled.celery, scaled.redis, "download", scaled.config)
+    else:
+        runner = InProcessRunner(job, settings.download_concurrency, heartbeat=job.heartbeat,
+                                 heartbeat_seconds=settings.task_lease_seconds / 4)
     storage_service = StorageService(settings, db, media)
     downloads = DownloadService(settings, db, media, runner, events, storage_service)
     embedder = SharedEmbedder(EmbedderConfig(
@@ -57,16 +65,35 @@ def build_container(settings: Settings) -> Container:
         dimension=settings.embedding_dimension, threads=settings.embedding_threads,
         batch_size=settings.embedding_batch_size))
     ingest = IngestJob(settings, db, media, events, embedder.get)
-    # CPU-bound (Whisper, embeddings): one document at a time per process; downloads have their own runner
-    ingest_runner = InProcessRunner(ingest, 1, heartbeat=ingest.heartbeat,
-                                    heartbeat_seconds=settings.task_lease_seconds / 4)
+    ingest_runner: JobRunner
+    if scaled:
+        ingest_runner = CeleryRunner(scaled.celery, scaled.redis, "ingest", scaled.config)
+        ingest.hand_off = ingest_runner.enqueue
+    else:  # CPU-bound (Whisper, embeddings): one document at a time per process; downloads have their own runner
+        ingest_runner = InProcessRunner(ingest, 1, heartbeat=ingest.heartbeat,
+                                        heartbeat_seconds=settings.task_lease_seconds / 4)
     vectors = VectorStore()
     knowledge = KnowledgeService(settings, db, downloads, ingest_runner, vectors, embedder)
+    if isinstance(ingest_runner, CeleryRunner):
+        ingest_runner.route = knowledge.queue_for
     job.on_finished.append(knowledge.on_task_finished)
     search = SearchService(db, vectors, embedder, _reranker(settings))
+    for dimension in knowledge.dimensions_in_use():
+        db.ensure_vector_index(dimension)
     return Container(settings=settings, db=db, runner=runner, events=events, downloads=downloads,
                      storage=storage_service, ffmpeg=ffmpeg, ingest_runner=ingest_runner, knowledge=knowledge,
-                     search=search, answers=AnswerService(search, knowledge, settings))
+                     search=search, answers=AnswerService(search, knowledge, settings),
+                     jobs={"download": (job, job.heartbeat), "ingest": (ingest, ingest.heartbeat)},
+                     scaled=scaled)
+
+
+def _scaled(settings: Settings) -> Scaled | None:
+    if not settings.redis_url:
+        return None
+    config = CeleryConfig(settings.redis_url, settings.task_lease_seconds, settings.job_time_limit_seconds)
+    return Scaled(config, make_celery(config), redis.Redis.from_url(settings.redis_url, socket_timeout=10,
+                                                                    socket_connect_timeout=5,
+                                                                    health_check_interval=30))
 
 
 def _reranker(settings: Settings) -> HttpReranker | None:
@@ -76,7 +103,7 @@ def _reranker(settings: Settings) -> HttpReranker | None:
     return HttpReranker(settings.rerank_base_url, settings.rerank_model, key)
 
 
-def _recover(container: Container) -> None:
+def recover(container: Container) -> None:
     container.downloads.recover()
     container.knowledge.recover()
 
@@ -101,8 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warming = asyncio.create_task(run_in_threadpool(warm_up))  # in the background: start-up does not wait
         await container.runner.start()
         await container.ingest_runner.start()
-        await run_in_threadpool(_recover, container)
-        loops = [asyncio.create_task(_every(max(1.0, settings.task_lease_seconds / 3), lambda: _recover(container),
+        await run_in_threadpool(recover, container)
+        loops = [asyncio.create_task(_every(max(1.0, settings.task_lease_seconds / 3), lambda: recover(container),
                                             "recovering stale work"))]
         if settings.cleanup_interval_minutes > 0:
             loops.append(asyncio.create_task(_every(settings.cleanup_interval_minutes * 60,
@@ -116,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await loop
             await container.ingest_runner.stop()
             await container.runner.stop()
+            container.events.close()
             container.answers.close()
             container.db.dispose()
 

@@ -6,10 +6,13 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
+from celery import Celery
 from fastapi import Depends, Request
+from redis import Redis
 
 from vidrag.domain.errors import Unauthorized
-from vidrag.jobs.base import JobRunner
+from vidrag.jobs.base import Heartbeat, JobHandler, JobRunner
+from vidrag.jobs.celery_runner import CeleryConfig
 from vidrag.jobs.events import InMemoryEventBus
 from vidrag.services.answer import AnswerService
 from vidrag.services.downloads import DownloadService
@@ -18,6 +21,15 @@ from vidrag.services.search import SearchService
 from vidrag.services.storage import StorageService
 from vidrag.settings import Settings
 from vidrag.storage.db import Database
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """The scaled-out parts (VIDRAG_REDIS_URL): Celery for jobs, Redis for events, caches and counters."""
+
+    config: CeleryConfig
+    celery: Celery
+    redis: Redis
 
 
 @dataclass
@@ -35,6 +47,8 @@ class Container:
     knowledge: KnowledgeService
     search: SearchService
     answers: AnswerService
+    jobs: dict[str, tuple[JobHandler, Heartbeat]]  # what `vidrag worker` runs: kind -> (handler, lease renewal)
+    scaled: Scaled | None = None
 
 
 def get_container(request: Request) -> Container:

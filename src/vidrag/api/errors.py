@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -78,6 +79,19 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         return _respond(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(sqlalchemy.exc.TimeoutError)
+    async def _pool_exhausted(request: Request, exc: sqlalchemy.exc.TimeoutError) -> JSONResponse:
+        log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+        return _respond(request, 503, "database_busy", "every database connection is busy; try again shortly "
+                        "(operators: raise VIDRAG_DATABASE_POOL_SIZE / _MAX_OVERFLOW or add replicas)",
+                        headers={"Retry-After": "2"})
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _database_down(request: Request, exc: sqlalchemy.exc.OperationalError) -> JSONResponse:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _respond(request, 503, "database_unavailable", "the database cannot be reached; try again shortly",
+                        headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -105,13 +105,34 @@ def serve(dev: bool = typer.Option(False, "--dev", help="development mode: auto-
 
 
 @app.command()
+def worker(queues: Annotated[str, typer.Option(help="comma-separated: download, transcribe, index")
+                             ] = "download,transcribe,index",
+           concurrency: Annotated[int | None, typer.Option(
+               min=1, max=64, help="jobs run at once (threads); default VIDRAG_DOWNLOAD_CONCURRENCY")] = None,
+           loglevel: Annotated[str, typer.Option(help="Celery's log level")] = "INFO") -> None:
+    """Run a Celery worker for the scaled-out deployment (needs VIDRAG_REDIS_URL and a shared database + media)."""
+    from vidrag.api.worker import WorkerProcess
+
+    settings = load_settings()
+    try:
+        process = WorkerProcess.build(settings, tuple(q.strip() for q in queues.split(",") if q.strip()),
+                                      concurrency)
+    except ValueError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"vidrag worker {process.pool.worker_id}: queues {', '.join(process.queues)}, "
+                  f"concurrency {process.concurrency}")
+    process.run(loglevel.upper())
+
+
+@app.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
-    from vidrag.storage.db import Database
+    from vidrag.storage.db import open_database
 
     settings = load_settings()
     settings.ensure_dirs()
-    Database(settings.sqlalchemy_url).migrate()
+    open_database(settings).migrate()
     console.print("✅ database is up to date")
 
 
@@ -266,10 +287,10 @@ def _print_outcome(container: Container, row: TaskRow) -> int:
 # --- tasks and storage -------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _local_database(settings: Settings) -> Iterator[Database]:
-    from vidrag.storage.db import Database
+    from vidrag.storage.db import open_database
 
     settings.ensure_dirs()
-    db = Database(settings.sqlalchemy_url)
+    db = open_database(settings)
     try:
         db.migrate()
         yield db

@@ -1,21 +1,29 @@
-"""Progress events: publish from any thread, subscribe from the event loop (in memory for one process).
+"""Progress events: publish from any thread, subscribe from the event loop.
 
-The Redis pub/sub implementation for many processes will share this interface.
+In memory for one process (embedded); through Redis pub/sub for many (scaled out), same interface.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+import redis
+
+log = logging.getLogger(__name__)
+
 Event = dict[str, Any]
 
 
 class EventBus(Protocol):
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None: ...
+    def close(self) -> None: ...
     def publish(self, task_id: str, event: Event) -> None: ...
     def subscribe(self, task_id: str) -> Any:  # async context manager yielding an asyncio.Queue[Event]
         ...
@@ -30,6 +38,9 @@ class InMemoryEventBus:
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+
+    def close(self) -> None:
+        return None
 
     def publish(self, task_id: str, event: Event) -> None:
         with self._lock:
@@ -57,3 +68,61 @@ def _offer(queue: asyncio.Queue[Event], event: Event) -> None:
     if queue.full():  # a slow reader loses old progress, never the newest state
         queue.get_nowait()
     queue.put_nowait(event)
+
+
+class RedisEventBus(InMemoryEventBus):
+    """Events for many processes: published to Redis, delivered to this process's subscribers.
+
+    ``publish`` sends to channel ``vidrag:events:<key>``. One listener thread per process (pattern
+    subscription) hands what arrives to the in-memory fan-out, so any API replica streams any task's events,
+    whichever worker runs it, with one Redis connection however many clients listen. Subscribers re-read the
+    database now and then, so an event lost in a Redis outage delays a progress bar, never an outcome.
+    """
+
+    CHANNEL = "vidrag:events:"
+
+    def __init__(self, client: redis.Redis, max_queue: int = 1000) -> None:
+        super().__init__(max_queue)
+        self._redis = client
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().bind(loop)
+        if self._listener is None or not self._listener.is_alive():
+            self._stop.clear()
+            self._listener = threading.Thread(target=self._listen, name="vidrag-events", daemon=True)
+            self._listener.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+
+    def publish(self, task_id: str, event: Event) -> None:
+        try:
+            self._redis.publish(self.CHANNEL + task_id, json.dumps(event, default=str))
+        except redis.RedisError as exc:
+            log.warning("event for %s not published (%s)", task_id, exc)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub.psubscribe(self.CHANNEL + "*")
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message.get("type") == "pmessage":
+                        self._deliver(message["channel"], message["data"])
+                pubsub.close()
+            except redis.RedisError as exc:
+                log.warning("event channel lost (%s); reconnecting", exc)
+                self._stop.wait(1.0)
+
+    def _deliver(self, channel: bytes | str, data: bytes | str) -> None:
+        key = (channel.decode() if isinstance(channel, bytes) else channel)[len(self.CHANNEL):]
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return
+        InMemoryEventBus.publish(self, key, event)

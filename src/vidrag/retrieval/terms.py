@@ -1,4 +1,4 @@
-"""Keyword terms: what the FTS index stores and what a query is matched with.
+"""Keyword terms: what the keyword index stores and what a query is matched with.
 
 SQLite's unicode61 tokenizer splits on spaces and punctuation, which leaves Chinese as one long token.
 jieba segments CJK runs into words first; the same function serves documents and queries, so both sides
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from functools import lru_cache
 
 import jieba
@@ -30,10 +31,19 @@ def _ready() -> bool:
     return True
 
 
+def _fold(text: str) -> str:
+    """Lower case without diacritics ("Café" -> "cafe"), as FTS5's remove_diacritics does, for every index."""
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
+
+
 def terms(text: str) -> list[str]:
-    """Lower-cased words; CJK runs segmented by jieba (search mode, so compounds also yield their parts)."""
+    """Folded words; CJK runs segmented by jieba (search mode, so compounds also yield their parts).
+
+    What the keyword index stores and what queries match, on SQLite (FTS5) and PostgreSQL (tsvector) alike.
+    """
     out: list[str] = []
-    for token in _WORD.findall(text.lower()):
+    for token in _WORD.findall(_fold(text)):
         if _CJK_RUN.fullmatch(token):
             _ready()
             out.extend(t for t in jieba.cut_for_search(token) if t.strip())
@@ -42,18 +52,6 @@ def terms(text: str) -> list[str]:
     return out
 
 
-def index_text(text: str) -> str:
-    return " ".join(terms(text))
-
-
 def query_terms(text: str) -> list[str]:
     """The meaningful terms of a question, in order, without repeats or stop words."""
     return [t for t in dict.fromkeys(terms(text)) if t not in STOP_WORDS]
-
-
-def match_expression(query: str) -> str | None:
-    """An FTS5 MATCH expression: any of the query's meaningful terms (BM25 ranks documents with more)."""
-    wanted = query_terms(query)
-    if not wanted:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in wanted)

@@ -32,8 +32,7 @@ from vidrag.pipeline.chunk import chunk_document, chunk_transcript
 from vidrag.pipeline.parse import parse_document
 from vidrag.pipeline.transcribe import TranscribeRequest, transcribe
 from vidrag.retrieval.embedding import Embedder
-from vidrag.retrieval.terms import index_text
-from vidrag.retrieval.vectors import to_blob
+from vidrag.retrieval.terms import terms
 from vidrag.settings import Settings
 from vidrag.storage.db import Database
 from vidrag.storage.knowledge_repo import DatasetRepository, DocumentRepository, SegmentRepository, TranscriptRepository
@@ -65,6 +64,9 @@ class IngestJob:
         self.media = media
         self.events = events
         self.embedder = embedder
+        # Scaled out: after transcribing, hand the document to the index queue (set to the runner's enqueue), so
+        # transcription and indexing can run on different workers; in-process runs every stage in one go.
+        self.hand_off: Callable[[str], None] | None = None
 
     def __call__(self, document_id: str, control: JobControl) -> None:
         owner = control.worker_id
@@ -141,7 +143,12 @@ class _Run:
                 source = self._wait_for_download()
                 if source is None:
                     return  # released; the download task's end enqueues it again
+                transcribed_before = self._has_transcript()
                 transcript = self._stage(IndexingStage.TRANSCRIBE, lambda: self._transcript(source))
+                if self.job.hand_off is not None and not transcribed_before:
+                    self.release()
+                    self.job.hand_off(doc.id)
+                    return
                 chapters = [Chapter(c.get("start_time") or 0.0, c.get("end_time"), c.get("title") or "")
                             for c in source.info.get("chapters") or []]
                 drafts = self._stage(IndexingStage.CHUNK, lambda: chunk_transcript(
@@ -280,16 +287,15 @@ class _Run:
             part = todo[start:start + batch]
             vectors = embedder.embed_documents([text for _, text in part])
             with self.job.db.session() as s:
-                for (segment_id, _), vector in zip(part, vectors, strict=True):
-                    s.execute(update(SegmentRow).where(SegmentRow.id == segment_id).values(
-                        embedding=to_blob(vector), embedding_model=embedder.name))
+                SegmentRepository(s).set_embeddings([(segment_id, vector) for (segment_id, _), vector
+                                                     in zip(part, vectors, strict=True)], embedder.name)
             lo, hi = SPANS[IndexingStage.EMBED]
             self._set(IndexingStage.EMBED, lo + (hi - lo) * (start + len(part)) / len(todo), force=False)
 
     def _index(self) -> None:
         with self.job.db.session() as s:
             segments = SegmentRepository(s)
-            segments.put_terms([(seg.id, index_text(f"{seg.heading or ''} {seg.content}"))
+            segments.put_terms([(seg.id, terms(f"{seg.heading or ''} {seg.content}"))
                                 for seg in segments.of_document(self.doc.id)])
             DatasetRepository(s).bump_version(self.doc.dataset_id)
 
@@ -337,6 +343,10 @@ class _Run:
         with self.job.db.session() as s:
             dataset = DatasetRepository(s).get(self.doc.dataset_id)
         return dict((dataset.process_rule or {}).get(key, {})) if dataset else {}
+
+    def _has_transcript(self) -> bool:
+        with self.job.db.session() as s:
+            return TranscriptRepository(s).get(self.doc.id) is not None
 
     def _has_segments(self) -> bool:
         with self.job.db.session() as s:

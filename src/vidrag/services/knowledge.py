@@ -16,8 +16,8 @@ from vidrag.domain.transcripts import EXPORTERS, Transcript
 from vidrag.jobs.base import JobRunner, owner_is_gone
 from vidrag.pipeline.parse import kind_for
 from vidrag.retrieval.embedding import Embedder
-from vidrag.retrieval.terms import index_text
-from vidrag.retrieval.vectors import VectorStore, to_blob
+from vidrag.retrieval.terms import terms
+from vidrag.retrieval.vectors import VectorStore
 from vidrag.services.downloads import DownloadService, Readable
 from vidrag.services.ingest_job import TERMINAL
 from vidrag.settings import Settings
@@ -54,6 +54,7 @@ class KnowledgeService:
             if repo.by_name(name) is not None:
                 raise Conflict(f"a knowledge base named '{name}' already exists; pick another name",
                                code="dataset_name_taken")
+            self.db.ensure_vector_index(self.embedder.dimension)
             now = utcnow()
             row = DatasetRow(id=str(uuid.uuid4()), name=name, description=description,
                              embedding_model=self.embedder.name, embedding_dimension=self.embedder.dimension,
@@ -61,6 +62,10 @@ class KnowledgeService:
                              created_at=now, updated_at=now)
             s.add(row)
         return row
+
+    def dimensions_in_use(self) -> set[int]:
+        with self.db.session() as s:
+            return DatasetRepository(s).dimensions()
 
     def dataset(self, ref: str) -> DatasetRow:
         """By ID or by name (the CLI and the OpenAI endpoint name knowledge bases)."""
@@ -230,6 +235,7 @@ class KnowledgeService:
             row = DatasetRepository(s).get(dataset.id)
             assert row is not None
             row.embedding_model, row.embedding_dimension = self.embedder.name, self.embedder.dimension
+            self.db.ensure_vector_index(self.embedder.dimension)
             ids = [d.id for d in DocumentRepository(s).of_dataset(dataset.id)]
         for doc_id in ids:
             self.reindex(dataset.id, doc_id, keep_chunks=True)
@@ -261,9 +267,9 @@ class KnowledgeService:
                 if not content.strip():
                     raise InvalidInput("content is empty", code="empty_content")
                 row.content, row.tokens = content, count_tokens(content)
-                row.embedding = to_blob(self.embedder.embed_documents([content])[0])
-                row.embedding_model = self.embedder.name
-                SegmentRepository(s).put_terms([(row.id, index_text(f"{row.heading or ''} {content}"))])
+                SegmentRepository(s).set_embeddings([(row.id, self.embedder.embed_documents([content])[0])],
+                                                     self.embedder.name)
+                SegmentRepository(s).put_terms([(row.id, terms(f"{row.heading or ''} {content}"))])
             if enabled is not None:
                 row.enabled = enabled
             DatasetRepository(s).bump_version(row.dataset_id)
@@ -296,6 +302,16 @@ class KnowledgeService:
         return doc, media.name, media.content_type, Transcript.from_json(saved.body) if saved else None
 
     # --- recovery ----------------------------------------------------------------------------------
+    def queue_for(self, document_id: str) -> str:
+        """Scaled out: the Celery queue a document's next job belongs to — ``transcribe`` while a media document
+        has no transcript, else ``index`` (chunk, embed, index; parse for documents)."""
+        with self.db.session() as s:
+            doc = DocumentRepository(s).get(document_id)
+            if doc is None:
+                return "index"
+            media = doc.task_id is not None or doc.source in (DocumentSource.URL.value, DocumentSource.TASK.value)
+            return "transcribe" if media and TranscriptRepository(s).get(doc.id) is None else "index"
+
     def on_task_finished(self, task_id: str) -> None:
         """A download ended: documents waiting for it go on (or fail, with the task's reason)."""
         with self.db.session() as s:

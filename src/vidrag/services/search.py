@@ -12,7 +12,7 @@ from vidrag.domain.knowledge import Hit, RetrievalQuery, SearchMethod
 from vidrag.retrieval import fusion
 from vidrag.retrieval.embedding import Embedder
 from vidrag.retrieval.rerank import HttpReranker
-from vidrag.retrieval.terms import match_expression, query_terms, terms
+from vidrag.retrieval.terms import query_terms, terms
 from vidrag.retrieval.vectors import VectorIndex, VectorStore
 from vidrag.services.links import player_link, source_link
 from vidrag.storage.db import Database
@@ -59,8 +59,8 @@ class SearchService:
             segments = SegmentRepository(s)
             semantic = self._semantic(s, dataset, q) if q.method is not SearchMethod.KEYWORD else []
             keyword: list[tuple[int, float]] = []
-            if q.method is not SearchMethod.SEMANTIC and (match := match_expression(q.query)):
-                keyword = segments.keyword_search(dataset.id, match, q.filters, CANDIDATES)
+            if q.method is not SearchMethod.SEMANTIC:
+                keyword = segments.keyword_search(dataset.id, query_terms(q.query), q.filters, CANDIDATES)
             hits = self._fuse(q, semantic, keyword, segments)
             if q.rerank:
                 hits = self._rerank(q.query, hits[:CANDIDATES], segments)
@@ -81,6 +81,9 @@ class SearchService:
 
     def _semantic(self, session: Any, dataset: DatasetRow, q: RetrievalQuery) -> list[tuple[int, float]]:
         segments = SegmentRepository(session)
+        if self.db.postgres:  # pgvector's HNSW index, filters in the same query
+            return segments.vector_search(dataset.id, dataset.embedding_model, self.embedder.embed_query(q.query),
+                                          q.filters, CANDIDATES, self.db.hnsw.ef_search)
         index = self.vectors.get(dataset.id, dataset.index_version)
         if index is None:
             index = VectorIndex.from_rows(dataset.embedding_dimension, segments.vectors(dataset.id,

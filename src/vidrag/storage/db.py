@@ -1,10 +1,17 @@
-"""Engine and session factory. SQLite runs in WAL mode so readers never wait for the writer."""
+"""Engine and session factory.
+
+SQLite runs in WAL mode so readers never wait for the writer. PostgreSQL gets a bounded pool: when every
+connection is busy for ``timeout`` seconds, SQLAlchemy raises TimeoutError, which the API answers with 503
+``database_busy`` instead of letting requests pile up.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +21,28 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vidrag.settings import Settings
+from vidrag.storage import pg_search
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class HnswConfig:
+    m: int = 16
+    ef_construction: int = 64
+    ef_search: int = 100
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    size: int = 10
+    max_overflow: int = 10
+    timeout: float = 10.0
+
+
+def make_engine(url: str, pool: PoolConfig | None = None) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -31,7 +56,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    pool = pool or PoolConfig()
+    return create_engine(url, pool_pre_ping=True, pool_size=pool.size, max_overflow=pool.max_overflow,
+                         pool_timeout=pool.timeout, pool_recycle=1800)
 
 
 def migrate(engine: Engine) -> None:
@@ -39,6 +66,8 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # API replicas and workers may start together
+            connection.execute(text("SELECT pg_advisory_xact_lock(7252089)"))
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
@@ -48,8 +77,11 @@ class Database:
 
     HEALTH_TTL = 5.0  # seconds a health answer is reused, so health checks stay cheap under load
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, pool: PoolConfig | None = None, hnsw: HnswConfig | None = None) -> None:
+        self.engine = make_engine(url, pool)
+        self.hnsw = hnsw or HnswConfig()
+        self.postgres = self.engine.dialect.name == "postgresql"
+        self._vector_dims: set[int] = set()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._health_at = float("-inf")
         self._healthy = False
@@ -82,5 +114,21 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
+    def ensure_vector_index(self, dimension: int) -> None:
+        """PostgreSQL: make sure ``dimension``-sized vectors have their HNSW index (SQLite: nothing to do)."""
+        if not self.postgres or dimension in self._vector_dims:
+            return
+        if pg_search.ensure_vector_index(self.engine, dimension, self.hnsw.m, self.hnsw.ef_construction):
+            log.info("created the HNSW index for %d-dimensional vectors", dimension)
+        self._vector_dims.add(dimension)
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database: SQLite in the data dir by default, PostgreSQL when VIDRAG_DATABASE_URL says so."""
+    return Database(settings.sqlalchemy_url,
+                    PoolConfig(settings.database_pool_size, settings.database_max_overflow,
+                               settings.database_pool_timeout_seconds),
+                    HnswConfig(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search))

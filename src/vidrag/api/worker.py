@@ -1,0 +1,137 @@
+"""``vidrag worker``: a Celery worker that runs downloads, transcriptions and indexing for any API replica.
+
+It is built from the same container as the API (same settings, database, media store, jobs), so a job
+behaves the same in a worker as in-process. Besides Celery's consumer it keeps three threads: lease
+heartbeats for its running jobs, the cancel channel, and the same periodic recovery the API runs (so a
+deployment of workers alone still takes over the tasks of a worker that died).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import Celery
+from celery.apps.worker import Worker
+from celery.concurrency.thread import TaskPool as ThreadTaskPool
+from celery.signals import worker_shutting_down
+from celery.worker import WorkController
+
+from vidrag.api.app import build_container, recover
+from vidrag.api.deps import Container
+from vidrag.jobs.celery_runner import KIND_QUEUES, QUEUES, WorkerPool
+from vidrag.pipeline.download import warm_up
+from vidrag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerProcess:
+    container: Container
+    pool: WorkerPool
+    queues: tuple[str, ...]
+    concurrency: int
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _recovery: threading.Thread | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, queues: tuple[str, ...] = QUEUES, concurrency: int | None = None
+              ) -> WorkerProcess:
+        """``concurrency`` defaults to VIDRAG_DOWNLOAD_CONCURRENCY, the jobs one process runs at once."""
+        concurrency = concurrency or settings.download_concurrency
+        unknown = set(queues) - set(QUEUES)
+        if unknown:
+            raise ValueError(f"unknown queue(s) {', '.join(sorted(unknown))}; use some of {', '.join(QUEUES)}")
+        if not settings.redis_url:
+            raise ValueError("VIDRAG_REDIS_URL is not set: workers take their jobs from Redis")
+        container = build_container(settings)
+        assert container.scaled is not None
+        pool = WorkerPool(container.scaled.redis, queues, concurrency, settings.task_lease_seconds)
+        for kind, (handler, heartbeat) in container.jobs.items():
+            if set(KIND_QUEUES[kind]) & set(queues):
+                pool.register(kind, handler, heartbeat)
+        pool.install(container.scaled.celery, container.scaled.config.max_retries)
+        return cls(container, pool, queues, concurrency)
+
+    def start_background(self) -> None:
+        """Heartbeats, cancels, recovery: started before Celery consumes anything."""
+        threading.Thread(target=warm_up, name="vidrag-warm-up", daemon=True).start()
+        self.pool.start()
+        self._stop.clear()
+        self._recovery = threading.Thread(target=self._recover_loop, name="vidrag-recovery", daemon=True)
+        self._recovery.start()
+
+    def stop_background(self, grace_seconds: float = 10.0) -> None:
+        self._stop.set()
+        self.pool.stop(grace_seconds)
+        if self._recovery is not None:
+            self._recovery.join(timeout=5)
+        self.container.events.close()
+
+    def _recover_loop(self) -> None:
+        interval = max(1.0, self.container.settings.task_lease_seconds / 3)
+        while not self._stop.wait(interval):
+            try:
+                recover(self.container)
+            except Exception:
+                log.exception("recovering stale work failed; will try again")
+
+    def _controller_options(self) -> dict[str, object]:
+        assert self.container.scaled is not None
+        celery = self.container.scaled.celery
+        return {"app": celery, "pool_cls": _thread_pool_for(celery),
+                "concurrency": self.concurrency, "queues": list(self.queues),
+                "hostname": f"vidrag-{self.pool.worker_id.replace(':', '-')}", "without_gossip": True,
+                "without_mingle": True, "without_heartbeat": True, "optimization": "fair"}
+
+    def run(self, loglevel: str = "INFO") -> None:
+        """Run in the foreground until SIGTERM/SIGINT (warm shutdown: running jobs re-queue themselves)."""
+        def on_shutdown(**_: object) -> None:
+            self.stop_background()
+
+        worker_shutting_down.connect(on_shutdown, weak=False)
+        self.start_background()
+        try:
+            Worker(**self._controller_options(), loglevel=loglevel, redirect_stdouts=False).start()
+        finally:
+            self.stop_background()
+            self.container.db.dispose()
+
+
+def _thread_pool_for(celery: Celery) -> type[ThreadTaskPool]:
+    """Celery's thread pool, with ``celery`` as the current app of its threads.
+
+    The pool's threads look tasks up in the thread's current app, which is otherwise the process-wide default;
+    with this, several apps (several test services) can share a process.
+    """
+    class AppThreadPool(ThreadTaskPool):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.executor = ThreadPoolExecutor(max_workers=self.limit, initializer=celery.set_current,
+                                               thread_name_prefix="vidrag-job")
+
+    return AppThreadPool
+
+
+class ThreadedWorker:
+    """A real Celery worker consuming in a thread of this process (tests, `vidrag serve --with-worker`)."""
+
+    def __init__(self, process: WorkerProcess) -> None:
+        self.process = process
+        self._controller = WorkController(**process._controller_options(), loglevel="WARNING")
+        self._thread = threading.Thread(target=self._controller.start, name="vidrag-celery", daemon=True)
+
+    def start(self) -> ThreadedWorker:
+        self.process.start_background()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.process.stop_background()
+        self._controller.stop(in_sighandler=False)
+        self._thread.join(timeout=15)
+        self.process.container.db.dispose()
