@@ -19,7 +19,7 @@ from tests.support.service import RunningService, start_in_thread
 from vidrag.settings import Settings
 
 __all__ = ["pg_database", "pg_server", "redis_server", "redis_url"]  # fixtures, re-exported for every test
-MODULE_REDIS_DB = 10  # module-scoped services; function-scoped ones use redis_url's database
+MODULE_REDIS_DBS = (10, 11, 12, 13)  # module-scoped services; function-scoped ones use redis_url's database
 
 
 @pytest.fixture(scope="session")
@@ -68,21 +68,49 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return Backend("scaled", request.getfixturevalue("pg_database"), request.getfixturevalue("redis_url"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """For tests of the storage and services below the job runner: None (SQLite in the data dir) or PostgreSQL."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("pg_database"))
+
+
+class ModuleBackends:
+    """Backends for the services a module shares between its tests; each new() is a separate installation."""
+
+    def __init__(self, name: str, request: pytest.FixtureRequest) -> None:
+        self.name = name
+        self._request = request
+        self._databases: list[str] = []
+
+    def new(self) -> Backend:
+        if self.name == "embedded":
+            return Backend("embedded")
+        server: PostgresServer = self._request.getfixturevalue("pg_server")
+        redis: RedisHandle = self._request.getfixturevalue("redis_server")
+        if len(self._databases) >= len(MODULE_REDIS_DBS):
+            raise RuntimeError("too many scaled-out services in one module")
+        db = MODULE_REDIS_DBS[len(self._databases)]  # separate queues: one service's worker never takes another's
+        name = f"m_{uuid.uuid4().hex[:12]}"
+        url = server.create_database(name)
+        self._databases.append(name)
+        client = Redis.from_url(redis.url(db))
+        client.flushdb()
+        client.close()
+        return Backend("scaled", url, redis.url(db))
+
+    def close(self) -> None:
+        if self._databases:
+            server: PostgresServer = self._request.getfixturevalue("pg_server")
+            for name in self._databases:
+                server.drop_database(name)
+
+
 @pytest.fixture(scope="module", params=["embedded", "scaled"])
-def module_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """The same, for services shared by a module's tests: a database of the module's own."""
-    if request.param == "embedded":
-        yield Backend("embedded")
-        return
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    redis: RedisHandle = request.getfixturevalue("redis_server")
-    name = f"m_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name)
-    client = Redis.from_url(redis.url(MODULE_REDIS_DB))
-    client.flushdb()
-    client.close()
-    yield Backend("scaled", url, redis.url(MODULE_REDIS_DB))
-    server.drop_database(name)
+def module_backends(request: pytest.FixtureRequest) -> Iterator[ModuleBackends]:
+    """The same two backends, for services shared by a module's tests (each with a database of its own)."""
+    backends = ModuleBackends(request.param, request)
+    yield backends
+    backends.close()
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

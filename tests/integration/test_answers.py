@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import make_settings
+from tests.conftest import ModuleBackends, make_settings
 from tests.support.fake_llm import FakeLLM, fake_llm
 from tests.support.knowledge import create_dataset, wait_indexed
 from tests.support.service import RunningService, free_port, start_in_thread
@@ -56,8 +56,9 @@ def serve(directory: Path, **overrides: Any) -> RunningService:
 
 
 @pytest.fixture(scope="module")
-def extractive_svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    svc = serve(tmp_path_factory.mktemp("extractive"))
+def extractive_svc(tmp_path_factory: pytest.TempPathFactory, module_backends: ModuleBackends
+                   ) -> Iterator[RunningService]:
+    svc = serve(tmp_path_factory.mktemp("extractive"), **module_backends.new().settings())
     yield svc
     svc.stop()
 
@@ -69,9 +70,10 @@ def llm_server() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-def llm_svc(llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    svc = serve(tmp_path_factory.mktemp("llm"), llm_base_url=llm_server.base_url, llm_model="fake",
-                llm_api_key="sk-upstream")
+def llm_svc(llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory, module_backends: ModuleBackends
+            ) -> Iterator[RunningService]:
+    svc = serve(tmp_path_factory.mktemp("llm"), **module_backends.new().settings(), llm_base_url=llm_server.base_url,
+                llm_model="fake", llm_api_key="sk-upstream")
     yield svc
     svc.stop()
 

@@ -7,18 +7,19 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from tests.conftest import ModuleBackends
 from tests.support.knowledge import FINE_CHUNKS, QUESTIONS, Talk, create_dataset, retrieve, wait_indexed
 from tests.support.media import MediaSet
 from tests.support.service import RunningService
 
 
 @pytest.fixture(scope="module")
-def indexed(talk: Talk, talk_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningService,
-                                                                                                    str, str]]:
+def indexed(talk: Talk, talk_url: str, tmp_path_factory: pytest.TempPathFactory, module_backends: ModuleBackends
+            ) -> Iterator[tuple[RunningService, str, str]]:
     from tests.conftest import make_settings
     from tests.support.service import start_in_thread
 
-    svc = start_in_thread(make_settings(tmp_path_factory.mktemp("kb")))
+    svc = start_in_thread(make_settings(tmp_path_factory.mktemp("kb"), **module_backends.new().settings()))
     dataset = create_dataset(svc.client, "talks", process_rule=FINE_CHUNKS)
     r = svc.client.post(f"/api/v1/datasets/{dataset}/document/create-by-url", json={"url": talk_url})
     assert r.status_code == 201, r.text

@@ -25,8 +25,9 @@ def running_task(c: Container, task_id: str, owner: str | None, silent_for: floa
 
 
 @pytest.fixture
-def container(tmp_path: Path) -> Container:
-    return build_container(make_settings(tmp_path / "data", task_lease_seconds=30, max_attempts=3))
+def container(tmp_path: Path, database: str | None) -> Container:
+    return build_container(make_settings(tmp_path / "data", database_url=database, task_lease_seconds=30,
+                                         max_attempts=3))
 
 
 def test_owner_liveness() -> None:

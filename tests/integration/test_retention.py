@@ -29,8 +29,8 @@ def add_task(db: Database, media_dir: Path, name: str, status: TaskStatus, age_h
                                           created_at=created)]))
 
 
-def test_policy_keeps_newest_drops_old_and_caps_size(tmp_path: Path) -> None:
-    c = build_container(make_settings(tmp_path / "data"))
+def test_policy_keeps_newest_drops_old_and_caps_size(tmp_path: Path, database: str | None) -> None:
+    c = build_container(make_settings(tmp_path / "data", database_url=database))
     media = c.settings.media_dir
     for i, age in enumerate([1, 2, 30, 40, 50]):  # hours
         add_task(c.db, media, f"done{i}", TaskStatus.COMPLETED, age, size=2 * 2**20)
@@ -47,8 +47,8 @@ def test_policy_keeps_newest_drops_old_and_caps_size(tmp_path: Path) -> None:
     assert info["total_files"] == 3
 
 
-def test_size_cap_deletes_oldest_first_beyond_keep_newest(tmp_path: Path) -> None:
-    c = build_container(make_settings(tmp_path / "data"))
+def test_size_cap_deletes_oldest_first_beyond_keep_newest(tmp_path: Path, database: str | None) -> None:
+    c = build_container(make_settings(tmp_path / "data", database_url=database))
     for i, age in enumerate([1, 2, 3, 4]):
         add_task(c.db, c.settings.media_dir, f"f{i}", TaskStatus.COMPLETED, age, size=2**20)
     result = c.storage.cleanup(RetentionPolicy(max_age_hours=24, max_total_mb=2.5, keep_newest=1))
