@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     rerank_model: str | None = None
     rerank_api_key: SecretStr | None = None
 
+    retrieval_cache_seconds: float = Field(300.0, ge=0)  # identical queries on an unchanged index; 0 disables
+
+    # --- rate limits (per client: API key, else address; shared by every replica when scaled out) -----------
+    rate_limit_per_minute: int = Field(0, ge=0)  # every guarded API request; 0 = no limit
+    rate_limit_submit_per_minute: int = Field(0, ge=0)  # POSTs that start work (tasks, uploads, documents, chat)
+
     # --- answers ----------------------------------------------------------------------------------------
     llm_base_url: str | None = None  # any OpenAI-compatible /v1 (Ollama, vLLM, OpenAI, DeepSeek, Qwen)
     llm_api_key: SecretStr | None = None

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from vidrag import __version__
 from vidrag.api import errors
-from vidrag.api.deps import Container, Scaled, require_api_key
+from vidrag.api.deps import Container, Scaled, enforce_rate_limit, require_api_key
 from vidrag.api.limits import BodySizeLimit
 from vidrag.api.routes import chat, datasets, files, health, openai_compat, player, seed, storage, tasks
 from vidrag.jobs.base import JobRunner
@@ -36,6 +36,7 @@ from vidrag.services.search import SearchService
 from vidrag.services.storage import StorageService
 from vidrag.settings import Settings
 from vidrag.storage.db import open_database
+from vidrag.storage.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from vidrag.storage.media import MediaStore
 
 log = logging.getLogger(__name__)
@@ -77,13 +78,14 @@ def build_container(settings: Settings) -> Container:
     if isinstance(ingest_runner, CeleryRunner):
         ingest_runner.route = knowledge.queue_for
     job.on_finished.append(knowledge.on_task_finished)
-    search = SearchService(db, vectors, embedder, _reranker(settings))
+    shared: KeyValue = RedisKeyValue(scaled.redis) if scaled else MemoryKeyValue()
+    search = SearchService(db, vectors, embedder, _reranker(settings), shared, settings.retrieval_cache_seconds)
     for dimension in knowledge.dimensions_in_use():
         db.ensure_vector_index(dimension)
     return Container(settings=settings, db=db, runner=runner, events=events, downloads=downloads,
                      storage=storage_service, ffmpeg=ffmpeg, ingest_runner=ingest_runner, knowledge=knowledge,
                      search=search, answers=AnswerService(search, knowledge, settings),
-                     jobs={"download": (job, job.heartbeat), "ingest": (ingest, ingest.heartbeat)},
+                     counters=shared, jobs={"download": (job, job.heartbeat), "ingest": (ingest, ingest.heartbeat)},
                      scaled=scaled)
 
 
@@ -159,7 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_mb * 2**20 + 64 * 1024, prefixes=("/api/v1/uploads",),
                        message=f"the upload is larger than the {settings.max_upload_mb} MB limit "
                                "(VIDRAG_MAX_UPLOAD_MB); send a smaller file")
-    guarded = [Depends(require_api_key)]
+    guarded = [Depends(require_api_key), Depends(enforce_rate_limit)]
     app.include_router(health.router)
     for router in (seed.router, tasks.router, files.router, storage.router, datasets.router, player.router,
                    chat.router, openai_compat.router):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,7 +12,7 @@ from celery import Celery
 from fastapi import Depends, Request
 from redis import Redis
 
-from vidrag.domain.errors import Unauthorized
+from vidrag.domain.errors import RateLimited, Unauthorized
 from vidrag.jobs.base import Heartbeat, JobHandler, JobRunner
 from vidrag.jobs.celery_runner import CeleryConfig
 from vidrag.jobs.events import InMemoryEventBus
@@ -21,6 +23,7 @@ from vidrag.services.search import SearchService
 from vidrag.services.storage import StorageService
 from vidrag.settings import Settings
 from vidrag.storage.db import Database
+from vidrag.storage.kv import KeyValue
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Container:
     knowledge: KnowledgeService
     search: SearchService
     answers: AnswerService
+    counters: KeyValue  # rate limits: in memory, or Redis when scaled out
     jobs: dict[str, tuple[JobHandler, Heartbeat]]  # what `vidrag worker` runs: kind -> (handler, lease renewal)
     scaled: Scaled | None = None
 
@@ -79,6 +83,35 @@ DownloadsDep = Annotated[DownloadService, Depends(get_downloads)]
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge)]
 SearchDep = Annotated[SearchService, Depends(get_search)]
 StorageDep = Annotated[StorageService, Depends(get_storage)]
+
+
+SUBMIT_PATHS = ("/api/process", "/api/v1/tasks", "/api/v1/uploads", "/api/v1/chat", "/v1/chat/completions")
+
+
+def enforce_rate_limit(request: Request, c: ContainerDep) -> None:
+    """Fixed one-minute windows per client (its API key, else its address), counted in Redis when scaled out so
+    that the limit holds across replicas. Starting work (submits, uploads, new documents, answers) has its own,
+    usually stricter, limit."""
+    st = c.settings
+    submit = request.method == "POST" and (request.url.path.startswith(SUBMIT_PATHS)
+                                           or "/document/create" in request.url.path)
+    limits = [("all", st.rate_limit_per_minute), ("submit", st.rate_limit_submit_per_minute if submit else 0)]
+    if not any(limit for _, limit in limits):
+        return
+    client = _client_key(request)
+    for bucket, limit in limits:
+        if limit and c.counters.hit(f"rate:{bucket}:{client}", 60) > limit:
+            retry_after = 60 - int(time.time()) % 60
+            raise RateLimited(f"too many requests: the limit is {limit} per minute"
+                              f"{' for requests that start work' if bucket == 'submit' else ''}; "
+                              f"try again in {retry_after} s", retry_after=retry_after)
+
+
+def _client_key(request: Request) -> str:
+    auth = request.headers.get("authorization", "") or request.headers.get("x-api-key", "")
+    if auth:
+        return "key:" + hashlib.sha256(auth.encode()).hexdigest()[:16]
+    return "ip:" + (request.client.host if request.client else "unknown")
 
 
 def require_api_key(request: Request, c: ContainerDep) -> None:

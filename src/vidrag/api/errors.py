@@ -29,6 +29,7 @@ STATUS_BY_ERROR: dict[type[e.VidragError], int] = {
     e.PayloadTooLarge: 413,
     e.UnsupportedMediaType: 415,
     e.InvalidInput: 422,
+    e.RateLimited: 429,
     e.ServiceUnavailable: 503,
     e.InsufficientStorage: 507,
 }
@@ -65,6 +66,8 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: e.VidragError) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, e.RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _respond(request, status, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -47,6 +47,14 @@ class Unauthorized(VidragError):
     code = "unauthorized"
 
 
+class RateLimited(VidragError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(VidragError):
     code = "service_unavailable"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ from vidrag.retrieval.vectors import VectorIndex, VectorStore
 from vidrag.services.links import player_link, source_link
 from vidrag.storage.db import Database
 from vidrag.storage.knowledge_repo import DatasetRepository, DocumentRepository, SegmentRepository
+from vidrag.storage.kv import KeyValue
 from vidrag.storage.models import DatasetRow, DocumentRow, SegmentRow
 
 CANDIDATES = 50  # per retriever, before fusion and the threshold
@@ -42,13 +45,24 @@ class SearchResult:
 
 class SearchService:
     def __init__(self, db: Database, vectors: VectorStore, embedder: Embedder,
-                 reranker: HttpReranker | None = None) -> None:
+                 reranker: HttpReranker | None = None, cache: KeyValue | None = None,
+                 cache_seconds: float = 0.0) -> None:
         self.db = db
         self.vectors = vectors
         self.embedder = embedder
         self.reranker = reranker
+        self.cache = cache
+        self.cache_seconds = cache_seconds
 
     def retrieve(self, dataset_id: str, q: RetrievalQuery) -> list[SearchResult]:
+        return self.lookup(dataset_id, q)[0]
+
+    def lookup(self, dataset_id: str, q: RetrievalQuery) -> tuple[list[SearchResult], bool]:
+        """The results, and whether they came from the retrieval cache.
+
+        The cache key holds the dataset's ``index_version``: any change to its chunks makes old entries unreachable,
+        so a cached answer is never staler than the index (entries expire after ``cache_seconds`` anyway).
+        """
         if not q.query.strip():
             raise InvalidInput("query is empty; send the question or words to search for", code="empty_query")
         with self.db.session() as s:
@@ -57,21 +71,52 @@ class SearchService:
                 raise NotFound(f"knowledge base '{dataset_id}' does not exist", code="dataset_not_found")
             self.check_model(dataset)
             segments = SegmentRepository(s)
-            semantic = self._semantic(s, dataset, q) if q.method is not SearchMethod.KEYWORD else []
-            keyword: list[tuple[int, float]] = []
-            if q.method is not SearchMethod.SEMANTIC:
-                keyword = segments.keyword_search(dataset.id, query_terms(q.query), q.filters, CANDIDATES)
-            hits = self._fuse(q, semantic, keyword, segments)
-            if q.rerank:
-                hits = self._rerank(q.query, hits[:CANDIDATES], segments)
-            if q.score_threshold is not None:
-                hits = [h for h in hits if h.score >= q.score_threshold]
-            hits = hits[: q.top_k]
+            key = self._cache_key(dataset, q)
+            hits = self._cached(key)
+            cached = hits is not None
+            if hits is None:
+                hits = self._search(s, dataset, q, segments)
+                self._remember(key, hits)
             rows = segments.by_ids([h.segment_id for h in hits])
+            hits = [h for h in hits if h.segment_id in rows]  # a cached hit whose chunk went meanwhile
             for h in hits:
                 rows[h.segment_id].hit_count += 1
             docs = DocumentRepository(s).by_ids({r.document_id for r in rows.values()})
-            return [SearchResult(rows[h.segment_id], docs[rows[h.segment_id].document_id], h) for h in hits]
+            return [SearchResult(rows[h.segment_id], docs[rows[h.segment_id].document_id], h) for h in hits], cached
+
+    def _search(self, s: Any, dataset: DatasetRow, q: RetrievalQuery, segments: SegmentRepository) -> list[Hit]:
+        semantic = self._semantic(s, dataset, q) if q.method is not SearchMethod.KEYWORD else []
+        keyword: list[tuple[int, float]] = []
+        if q.method is not SearchMethod.SEMANTIC:
+            keyword = segments.keyword_search(dataset.id, query_terms(q.query), q.filters, CANDIDATES)
+        hits = self._fuse(q, semantic, keyword, segments)
+        if q.rerank:
+            hits = self._rerank(q.query, hits[:CANDIDATES], segments)
+        if q.score_threshold is not None:
+            hits = [h for h in hits if h.score >= q.score_threshold]
+        return hits[: q.top_k]
+
+    # --- the retrieval cache -----------------------------------------------------------------------
+    def _cache_key(self, dataset: DatasetRow, q: RetrievalQuery) -> str | None:
+        if self.cache is None or self.cache_seconds <= 0:
+            return None
+        spec = json.dumps([dataset.id, dataset.index_version, self.embedder.name, asdict(q)], sort_keys=True,
+                          default=str)
+        return "retrieve:" + hashlib.sha256(spec.encode()).hexdigest()
+
+    def _cached(self, key: str | None) -> list[Hit] | None:
+        raw = self.cache.get(key) if self.cache is not None and key else None
+        if raw is None:
+            return None
+        try:
+            return [Hit(int(i), float(s), sem, kw) for i, s, sem, kw in json.loads(raw)]
+        except (ValueError, TypeError):
+            return None
+
+    def _remember(self, key: str | None, hits: list[Hit]) -> None:
+        if self.cache is not None and key:
+            value = json.dumps([[h.segment_id, h.score, h.semantic_score, h.keyword_score] for h in hits])
+            self.cache.set(key, value.encode(), self.cache_seconds)
 
     def check_model(self, dataset: DatasetRow) -> None:
         if dataset.embedding_model != self.embedder.name:

@@ -202,7 +202,12 @@ def update_segment(dataset_id: str, document_id: str, segment_id: int, body: Seg
 
 # --- retrieval ----------------------------------------------------------------------------------------
 @router.post("/{dataset_id}/retrieve", response_model=RetrieveResponse)
-def retrieve(dataset_id: str, body: RetrieveRequest, kb: KnowledgeDep, search: SearchDep) -> RetrieveResponse:
-    """Hit testing: semantic, keyword (full text) or hybrid search with filters; media hits carry times."""
-    results = search.retrieve(kb.dataset(dataset_id).id, body.retrieval_model.query(body.query))
+def retrieve(dataset_id: str, body: RetrieveRequest, kb: KnowledgeDep, search: SearchDep, response: Response
+             ) -> RetrieveResponse:
+    """Hit testing: semantic, keyword (full text) or hybrid search with filters; media hits carry times.
+
+    `X-Vidrag-Cache: hit` tells that the same query on the unchanged knowledge base was answered from the
+    retrieval cache (VIDRAG_RETRIEVAL_CACHE_SECONDS; shared by every replica when scaled out)."""
+    results, cached = search.lookup(kb.dataset(dataset_id).id, body.retrieval_model.query(body.query))
+    response.headers["X-Vidrag-Cache"] = "hit" if cached else "miss"
     return RetrieveResponse(query={"content": body.query}, records=[Record.of(r) for r in results])
