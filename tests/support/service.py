@@ -42,6 +42,7 @@ class RunningService:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=15)
+        self.extra.pop("container", None)
         if (worker := self.extra.pop("worker", None)) is not None:
             worker.stop()
         self.client.close()
@@ -81,7 +82,8 @@ def start_in_thread(settings: Settings) -> RunningService:
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     return RunningService(settings, base, httpx.Client(base_url=base, timeout=30), server, thread,
-                          extra={"worker": worker} if worker else {})
+                          extra={"worker": worker, "container": app.state.container} if worker
+                          else {"container": app.state.container})
 
 
 def free_port() -> int:
