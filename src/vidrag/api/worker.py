@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Celery
 from celery.apps.worker import Worker
+from celery.bootsteps import CLOSE
 from celery.concurrency.thread import TaskPool as ThreadTaskPool
 from celery.signals import worker_shutting_down
 from celery.worker import WorkController
@@ -131,7 +132,15 @@ class ThreadedWorker:
         return self
 
     def stop(self) -> None:
+        """Stop the jobs, then let the consumer loop leave by itself (its connection is not thread-safe: closing it
+        from here while the loop reads it can hang both), then shut the controller down from this thread."""
         self.process.stop_background()
-        self._controller.stop(in_sighandler=False)
+        consumer = getattr(self._controller, "consumer", None)
+        if consumer is not None:
+            consumer.blueprint.state = CLOSE  # checked by the event loop at least once a second
         self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            log.warning("the Celery consumer did not stop within 15 s; leaving its thread behind")
+        else:
+            self._controller.stop(in_sighandler=False)
         self.process.container.db.dispose()

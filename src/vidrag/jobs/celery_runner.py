@@ -7,11 +7,12 @@ jobs (``WorkerPool`` inside Celery tasks). The database stays the source of trut
   lost, a visibility timeout) runs the work once;
 - a running job's lease is renewed by the worker's heartbeat thread; when a worker dies, any live process
   re-queues its tasks (``DownloadService.recover``) and another worker takes them;
-- cancel is a Redis pub/sub message that the worker running the task turns into its cancel event.
+- cancel is a Redis pub/sub message (channel ``vidrag:<db>:control``) that the worker running the task turns
+  into its cancel event.
 
 Redis keys (prefix ``vidrag:``): ``queued:<kind>:<id>`` de-duplicates enqueues while a message waits,
 ``running:<kind>`` (sorted set, score = last heartbeat) counts running jobs, ``workers`` (hash) lists live
-workers with their queues and concurrency, channel ``control`` carries cancels.
+workers with their queues and concurrency.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from vidrag.jobs.base import Heartbeat, JobControl, JobHandler, RunnerStats, new
 log = logging.getLogger(__name__)
 
 PREFIX = "vidrag:"
-CONTROL_CHANNEL = f"{PREFIX}control"
 WORKERS_KEY = f"{PREFIX}workers"
 QUEUES = ("download", "transcribe", "index")
 KIND_QUEUES = {"download": ("download",), "ingest": ("transcribe", "index")}
@@ -63,7 +63,8 @@ def make_celery(config: CeleryConfig) -> Celery:
         task_default_queue="download", task_create_missing_queues=True,
         task_ignore_result=True, result_expires=3600,
         # Unacked messages come back after this; longer than a job may run (the claim makes a duplicate a no-op).
-        broker_transport_options={"visibility_timeout": int(config.time_limit_seconds + 600)},
+        broker_transport_options={"visibility_timeout": int(config.time_limit_seconds + 600),
+                                  "socket_timeout": 30, "socket_connect_timeout": 5, "health_check_interval": 25},
         broker_connection_retry_on_startup=True, broker_connection_timeout=5,
         task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
                                    "interval_max": 2},
@@ -71,6 +72,13 @@ def make_celery(config: CeleryConfig) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     return app
+
+
+def channel(client: redis.Redis, name: str) -> str:
+    """A pub/sub channel of this deployment. Channels, unlike keys, are shared by every database of a Redis server,
+    so the database number is part of the name: deployments (or test services) on one server never hear each other.
+    """
+    return f"{PREFIX}{client.connection_pool.connection_kwargs.get('db', 0)}:{name}"
 
 
 def _queued_key(kind: str, task_id: str) -> str:
@@ -119,7 +127,7 @@ class CeleryRunner:
         """Tell every worker; the one running the task stops it. The database already says cancelled."""
         try:
             self._redis.delete(_queued_key(self.kind, task_id))
-            self._redis.publish(CONTROL_CHANNEL, json.dumps({"cancel": task_id}))
+            self._redis.publish(channel(self._redis, "control"), json.dumps({"cancel": task_id}))
         except redis.RedisError as exc:
             log.warning("could not broadcast the cancel of %s (%s); its worker sees it at the next write",
                         task_id, exc)
@@ -270,7 +278,7 @@ class WorkerPool:
         while not self._stopping.is_set():
             try:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-                pubsub.subscribe(CONTROL_CHANNEL)
+                pubsub.subscribe(channel(self._redis, "control"))
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "message":

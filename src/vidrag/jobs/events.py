@@ -73,17 +73,17 @@ def _offer(queue: asyncio.Queue[Event], event: Event) -> None:
 class RedisEventBus(InMemoryEventBus):
     """Events for many processes: published to Redis, delivered to this process's subscribers.
 
-    ``publish`` sends to channel ``vidrag:events:<key>``. One listener thread per process (pattern
+    ``publish`` sends to channel ``vidrag:<db>:events:<key>``. One listener thread per process (pattern
     subscription) hands what arrives to the in-memory fan-out, so any API replica streams any task's events,
     whichever worker runs it, with one Redis connection however many clients listen. Subscribers re-read the
     database now and then, so an event lost in a Redis outage delays a progress bar, never an outcome.
     """
 
-    CHANNEL = "vidrag:events:"
-
     def __init__(self, client: redis.Redis, max_queue: int = 1000) -> None:
         super().__init__(max_queue)
         self._redis = client
+        # channels are shared by all databases of a server: the database number keeps deployments apart
+        self.channel = f"vidrag:{client.connection_pool.connection_kwargs.get('db', 0)}:events:"
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
 
@@ -101,7 +101,7 @@ class RedisEventBus(InMemoryEventBus):
 
     def publish(self, task_id: str, event: Event) -> None:
         try:
-            self._redis.publish(self.CHANNEL + task_id, json.dumps(event, default=str))
+            self._redis.publish(self.channel + task_id, json.dumps(event, default=str))
         except redis.RedisError as exc:
             log.warning("event for %s not published (%s)", task_id, exc)
 
@@ -109,7 +109,7 @@ class RedisEventBus(InMemoryEventBus):
         while not self._stop.is_set():
             try:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-                pubsub.psubscribe(self.CHANNEL + "*")
+                pubsub.psubscribe(self.channel + "*")
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "pmessage":
@@ -120,7 +120,7 @@ class RedisEventBus(InMemoryEventBus):
                 self._stop.wait(1.0)
 
     def _deliver(self, channel: bytes | str, data: bytes | str) -> None:
-        key = (channel.decode() if isinstance(channel, bytes) else channel)[len(self.CHANNEL):]
+        key = (channel.decode() if isinstance(channel, bytes) else channel)[len(self.channel):]
         try:
             event = json.loads(data)
         except ValueError:

@@ -18,15 +18,18 @@ router = APIRouter(tags=["health"])
 async def health(c: ContainerDep) -> dict[str, Any]:
     """Service health in the seed's shape, with vidrag's components under `services`."""
     db_ok = await run_in_threadpool(c.db.check_health) if c.db.health_stale else c.db.healthy
-    stats = c.runner.stats()
+    # off the event loop: scaled out, the runners count in Redis
+    stats, ingest = await run_in_threadpool(lambda: (c.runner.stats(), c.ingest_runner.stats()))
     return {
         "status": "healthy" if db_ok else "degraded",
         "timestamp": datetime.now(UTC).isoformat(),
         "version": __version__,
         "services": {
             "video_processor": "available",
-            "database": "ok" if db_ok else "unavailable",
             "ffmpeg": c.ffmpeg,
-            "job_runner": {"running": stats.running, "queued": stats.queued, "concurrency": stats.concurrency},
+            "job_runner": {"running": stats.running, "queued": stats.queued, "concurrency": stats.concurrency,
+                           "kind": "celery" if c.scaled else "in-process"},
+            "ingest_runner": {"running": ingest.running, "queued": ingest.queued, "concurrency": ingest.concurrency},
+            "database": "ok" if db_ok else "unavailable",
         },
     }
