@@ -127,3 +127,14 @@ def test_a_killed_download_is_taken_over_by_the_next_run(cli: Cli, media_url: st
     assert task.id == stuck.id
     assert task.status == "completed"
     assert task.attempts == 2
+
+
+def test_worker_refuses_a_bad_setup_in_words(cli: Cli, redis_url: str) -> None:
+    r = cli("worker")
+    assert r.code == 2, r.output
+    assert "VIDRAG_REDIS_URL is not set" in r.output
+    cli.env["VIDRAG_REDIS_URL"] = redis_url
+    r = cli("worker", "--queues", "download,transcode")
+    assert r.code == 2, r.output
+    assert "unknown queue(s) transcode" in r.output
+    assert "Traceback" not in r.output
