@@ -90,3 +90,17 @@ def test_bm25_scores_are_fts5s(both: list[tuple[RunningService, str]]) -> None:
         assert [t for t, _ in lite[query]] == [t for t, _ in pg[query]], query
         for (_, x), (_, y) in zip(lite[query], pg[query], strict=True):
             assert abs(x - y) < 1e-6 * max(1.0, abs(x)), (query, x, y)
+
+
+def test_indexed_chunks_need_no_embedding_again(both: list[tuple[RunningService, str]]) -> None:
+    """The embed checkpoint: after indexing, no chunk of either database is waiting for a vector."""
+    from vidrag.storage.knowledge_repo import DocumentRepository, SegmentRepository
+
+    for svc, dataset in both:
+        container = svc.extra["container"]
+        with container.db.session() as s:
+            docs = DocumentRepository(s).of_dataset(dataset)
+            assert docs
+            for doc in docs:
+                assert SegmentRepository(s).of_document(doc.id)
+                assert SegmentRepository(s).needing_embedding(doc.id, container.search.embedder.name) == []

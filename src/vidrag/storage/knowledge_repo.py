@@ -128,7 +128,9 @@ class SegmentRepository:
     def needing_embedding(self, document_id: str, model: str) -> list[SegmentRow]:
         return list(self.session.scalars(select(SegmentRow).where(
             SegmentRow.document_id == document_id,
-            or_(SegmentRow.embedding.is_(None), SegmentRow.embedding_model != model)).order_by(SegmentRow.position)))
+            # embedding_model is written with the vector (blob on SQLite, pgvector on PostgreSQL), so it tells both
+            or_(SegmentRow.embedding_model.is_(None), SegmentRow.embedding_model != model))
+            .order_by(SegmentRow.position)))
 
     def delete_of_document(self, document_id: str) -> list[int]:
         ids = list(self.session.scalars(select(SegmentRow.id).where(SegmentRow.document_id == document_id)))
