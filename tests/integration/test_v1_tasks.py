@@ -198,3 +198,14 @@ def test_subtitles_offered_by_the_page_are_kept(service: RunningService, media_u
     assert "lighthouse keeper" in text
     seed = service.client.get(f"/api/status/{task['id']}").json()
     assert set(seed["files"]) == {"video", "audio"}  # the seed's files keep their shape
+
+
+def test_a_job_past_the_time_limit_fails_with_the_reason(start_service: Callable[..., RunningService],
+                                                         media_url: str) -> None:
+    svc = start_service(job_time_limit_seconds=5, task_lease_seconds=2)
+    task = create(svc, f"{media_url}/slow/clip.mp4?bps=10000")  # ~20 s at this rate
+    done = svc.wait(task["id"], timeout=60)
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "time_limit"
+    assert "time limit" in done["error"]["message"]
+    assert done["files"] == []

@@ -57,7 +57,8 @@ def build_container(settings: Settings) -> Container:
         runner = CeleryRunner(scaled.celery, scaled.redis, "download", scaled.config)
     else:
         runner = InProcessRunner(job, settings.download_concurrency, heartbeat=job.heartbeat,
-                                 heartbeat_seconds=settings.task_lease_seconds / 4)
+                                 heartbeat_seconds=settings.task_lease_seconds / 4,
+                                 time_limit_seconds=settings.job_time_limit_seconds)
     storage_service = StorageService(settings, db, media)
     downloads = DownloadService(settings, db, media, runner, events, storage_service)
     embedder = SharedEmbedder(EmbedderConfig(
@@ -72,7 +73,8 @@ def build_container(settings: Settings) -> Container:
         ingest.hand_off = ingest_runner.enqueue
     else:  # CPU-bound (Whisper, embeddings): one document at a time per process; downloads have their own runner
         ingest_runner = InProcessRunner(ingest, 1, heartbeat=ingest.heartbeat,
-                                        heartbeat_seconds=settings.task_lease_seconds / 4)
+                                        heartbeat_seconds=settings.task_lease_seconds / 4,
+                                        time_limit_seconds=settings.job_time_limit_seconds)
     vectors = VectorStore()
     knowledge = KnowledgeService(settings, db, downloads, ingest_runner, vectors, embedder)
     if isinstance(ingest_runner, CeleryRunner):

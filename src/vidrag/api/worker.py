@@ -51,7 +51,8 @@ class WorkerProcess:
             raise ValueError("VIDRAG_REDIS_URL is not set: workers take their jobs from Redis")
         container = build_container(settings)
         assert container.scaled is not None
-        pool = WorkerPool(container.scaled.redis, queues, concurrency, settings.task_lease_seconds)
+        pool = WorkerPool(container.scaled.redis, queues, concurrency, settings.task_lease_seconds,
+                          settings.job_time_limit_seconds)
         for kind, (handler, heartbeat) in container.jobs.items():
             if set(KIND_QUEUES[kind]) & set(queues):
                 pool.register(kind, handler, heartbeat)

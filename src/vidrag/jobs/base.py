@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class JobControl:
     worker_id: str
     cancel_event: threading.Event = field(default_factory=threading.Event)
     shutting_down: bool = False  # stopped because the process is stopping, not because a user cancelled
+    timed_out: bool = False  # stopped because it ran past the job time limit
+    started: float = field(default_factory=time.monotonic)
 
     def is_cancelled(self) -> bool:
         return self.cancel_event.is_set()
@@ -55,6 +58,14 @@ class JobControl:
     def stop_for_shutdown(self) -> None:
         self.shutting_down = True
         self.cancel_event.set()
+
+    def stop_for_time_limit(self) -> None:
+        self.timed_out = True
+        self.cancel_event.set()
+
+    def time_limit_message(self) -> str:
+        return (f"the job ran longer than its time limit ({time.monotonic() - self.started:.0f} s; "
+                "VIDRAG_JOB_TIME_LIMIT_SECONDS) and was stopped")
 
 
 JobHandler = Callable[[str, JobControl], None]

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 PREFIX = "vidrag:"
 WORKERS_KEY = f"{PREFIX}workers"
 QUEUES = ("download", "transcribe", "index")
+DEDUPE_SECONDS = 3600
 KIND_QUEUES = {"download": ("download",), "ingest": ("transcribe", "index")}
 # Infrastructure failures (database or broker briefly gone) are retried with backoff; a job's own failures
 # are recorded on its row by the job and never raised.
@@ -48,7 +49,7 @@ RETRY_ON = (OperationalError, PoolTimeout, redis.ConnectionError, redis.TimeoutE
 class CeleryConfig:
     redis_url: str
     lease_seconds: float = 60.0
-    time_limit_seconds: float = 6 * 3600  # hard limit of one job; the soft limit is 60 s earlier
+    time_limit_seconds: float = 6 * 3600  # one job at most
     max_retries: int = 8
 
 
@@ -59,7 +60,9 @@ def make_celery(config: CeleryConfig) -> Celery:
         task_acks_late=True,  # a message is removed only when its job ended: a killed worker's jobs come back
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # long jobs: a worker takes one message per free slot, not a batch
-        task_time_limit=config.time_limit_seconds, task_soft_time_limit=max(60.0, config.time_limit_seconds - 60),
+        # Prefork pools would enforce these; our thread pool cannot kill a thread, so WorkerPool stops a job at the
+        # limit itself and these are only the backstop
+        task_time_limit=config.time_limit_seconds + 120, task_soft_time_limit=config.time_limit_seconds + 60,
         task_default_queue="download", task_create_missing_queues=True,
         task_ignore_result=True, result_expires=3600,
         # Unacked messages come back after this; longer than a job may run (the claim makes a duplicate a no-op).
@@ -112,9 +115,9 @@ class CeleryRunner:
         the task stays queued in the database and the periodic recovery sends it again."""
         try:
             queue = self.route(task_id)
-            # Cleared by the worker when the job starts; expires so that a lost message is sent again.
-            if not self._redis.set(_queued_key(self.kind, task_id), queue, nx=True,
-                                   ex=max(30, int(self._config.lease_seconds))):
+            # Cleared by the worker when the job starts. Recovery re-sends queued work every few seconds; this keeps
+            # a backlog from piling up duplicates. Expires so that a message lost alone is sent again.
+            if not self._redis.set(_queued_key(self.kind, task_id), queue, nx=True, ex=DEDUPE_SECONDS):
                 return
             self._celery.send_task(f"vidrag.{self.kind}", args=[task_id], queue=queue)
         except (redis.RedisError, OSError) as exc:
@@ -181,8 +184,12 @@ class _Kind:
 class WorkerPool:
     """Runs jobs inside Celery tasks of one worker process: leases, cancels, and a graceful stop."""
 
-    def __init__(self, client: redis.Redis, queues: tuple[str, ...], concurrency: int, lease_seconds: float) -> None:
+    def __init__(self, client: redis.Redis, queues: tuple[str, ...], concurrency: int, lease_seconds: float,
+                 time_limit_seconds: float = 6 * 3600) -> None:
         self.worker_id = new_worker_id()
+        # Celery's thread pool cannot enforce time limits (it cannot kill a thread), so the heartbeat does: a job
+        # past the limit is asked to stop and fails with `time_limit`.
+        self.time_limit_seconds = time_limit_seconds
         self.queues = queues
         self.concurrency = concurrency
         self._redis = client
@@ -207,7 +214,9 @@ class WorkerPool:
                         max_retries=max_retries, ignore_result=True)(run)
 
     def run(self, kind: str, task_id: str) -> None:
-        if self._stopping.is_set():  # stopping: leave it queued in the database for the next worker
+        if self._stopping.is_set():  # stopping: leave it queued in the database; recovery sends it again
+            with contextlib.suppress(redis.RedisError):
+                self._redis.delete(_queued_key(kind, task_id))
             return
         spec = self._kinds[kind]
         control = JobControl(task_id, self.worker_id)
@@ -264,6 +273,10 @@ class WorkerPool:
             for kind, spec in self._kinds.items():
                 with self._lock:
                     ids = list(spec.running)
+                    for control in spec.running.values():
+                        if time.monotonic() - control.started > self.time_limit_seconds and not control.timed_out:
+                            log.warning("%s %s ran past the time limit; stopping it", kind, control.task_id)
+                            control.stop_for_time_limit()
                 if not ids:
                     continue
                 try:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 
 class InProcessRunner:
     def __init__(self, handler: JobHandler, concurrency: int, *, heartbeat: Heartbeat | None = None,
-                 heartbeat_seconds: float = 10.0) -> None:
+                 heartbeat_seconds: float = 10.0, time_limit_seconds: float | None = None) -> None:
+        self._time_limit = time_limit_seconds
         self.worker_id = new_worker_id()
         self._handler = handler
         self._heartbeat = heartbeat
@@ -90,6 +92,11 @@ class InProcessRunner:
             await asyncio.sleep(self._heartbeat_seconds)
             with self._lock:
                 running = list(self._running)
+                for control in self._running.values():
+                    if (self._time_limit and time.monotonic() - control.started > self._time_limit
+                            and not control.timed_out):
+                        log.warning("job %s ran past the time limit; stopping it", control.task_id)
+                        control.stop_for_time_limit()
             if running:
                 try:
                     await anyio.to_thread.run_sync(self._heartbeat, running, self.worker_id)

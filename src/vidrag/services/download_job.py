@@ -101,6 +101,10 @@ class DownloadJob:
         except TaskCancelled:
             if control.shutting_down:
                 self._requeue_for_restart(task_id, owner)
+            elif control.timed_out:
+                message = control.time_limit_message()
+                self._finish(task_id, owner, TaskStatus.FAILED, "Failed: time limit", error=message,
+                             code="time_limit")
             else:
                 self._finish(task_id, owner, TaskStatus.CANCELLED, "Cancelled")
         except (StageFailed, VidragError) as exc:

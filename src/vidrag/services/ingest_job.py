@@ -77,7 +77,10 @@ class IngestJob:
         try:
             run.execute()
         except TaskCancelled:
-            run.release()  # stopped by a shutdown or a delete: the next start resumes it
+            if control.timed_out:
+                run.fail("time_limit", control.time_limit_message())
+            else:
+                run.release()  # stopped by a shutdown or a delete: the next start resumes it
         except VidragError as exc:
             run.fail(exc.code, exc.message)
         except Exception as exc:
