@@ -28,6 +28,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from celery.signals import task_received
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -199,6 +200,10 @@ class WorkerPool:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._idle = threading.Condition(self._lock)
+        # Messages this worker holds but has not started (prefetched): their de-duplication keys are kept short
+        # while the worker lives, so if it dies they expire soon and recovery sends the work again.
+        self._reserved: set[tuple[str, str]] = set()
+        self._on_received: Any = None
 
     def register(self, kind: str, handler: JobHandler, heartbeat: Heartbeat) -> None:
         self._kinds[kind] = _Kind(handler, heartbeat)
@@ -213,6 +218,20 @@ class WorkerPool:
                         autoretry_for=RETRY_ON, retry_backoff=2, retry_backoff_max=300, retry_jitter=True,
                         max_retries=max_retries, ignore_result=True)(run)
 
+        def on_received(sender: Any = None, request: Any = None, **_: Any) -> None:
+            if getattr(sender, "app", None) is not celery or request is None:
+                return
+            kind = str(getattr(request, "task_name", "")).removeprefix("vidrag.")
+            args = getattr(request, "args", None) or []
+            if kind in self._kinds and args:
+                with self._lock:
+                    self._reserved.add((kind, str(args[0])))
+                with contextlib.suppress(redis.RedisError):
+                    self._redis.expire(_queued_key(kind, str(args[0])), max(2, int(2 * self._lease)))
+
+        self._on_received = on_received  # signals hold weak references by default
+        task_received.connect(on_received)
+
     def run(self, kind: str, task_id: str) -> None:
         if self._stopping.is_set():  # stopping: leave it queued in the database; recovery sends it again
             with contextlib.suppress(redis.RedisError):
@@ -221,6 +240,7 @@ class WorkerPool:
         spec = self._kinds[kind]
         control = JobControl(task_id, self.worker_id)
         with self._lock:
+            self._reserved.discard((kind, task_id))
             if task_id in spec.running:
                 return
             spec.running[task_id] = control
@@ -270,6 +290,16 @@ class WorkerPool:
                     {"queues": list(self.queues), "concurrency": self.concurrency, "seen": now}))
             except redis.RedisError as exc:
                 log.warning("worker registration failed (%s); will try again", exc)
+            with self._lock:
+                reserved = list(self._reserved)
+            if reserved:
+                try:
+                    pipe = self._redis.pipeline()
+                    for kind, task_id in reserved:
+                        pipe.expire(_queued_key(kind, task_id), max(2, int(2 * self._lease)))
+                    pipe.execute()
+                except redis.RedisError as exc:
+                    log.warning("could not refresh reserved messages (%s)", exc)
             for kind, spec in self._kinds.items():
                 with self._lock:
                     ids = list(spec.running)
