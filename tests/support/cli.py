@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ class Result:
     output: str
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Cli:
     """Runs `vidrag` with settings only from this environment; cwd is the tmp dir, so no stray .env is read."""
 
@@ -38,8 +43,10 @@ class Cli:
         return Result(proc.returncode, proc.stdout + proc.stderr)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
+        """In the background, with Ctrl+C working as in a terminal: a shell without job control starts background
+        jobs (`./scripts/test &`, some CI runners) with SIGINT ignored, and children would inherit that."""
         return subprocess.Popen([str(VIDRAG), *args], cwd=self.cwd, env=self.env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_default_sigint)
 
     def tasks_in_db(self) -> list[TaskRow]:
         db = Database(f"sqlite:///{self.data_dir / 'vidrag.db'}")
