@@ -88,7 +88,8 @@ class SearchService:
         semantic = self._semantic(s, dataset, q) if q.method is not SearchMethod.KEYWORD else []
         keyword: list[tuple[int, float]] = []
         if q.method is not SearchMethod.SEMANTIC:
-            keyword = segments.keyword_search(dataset.id, query_terms(q.query), q.filters, CANDIDATES)
+            keyword = segments.keyword_search(dataset.id, query_terms(q.query), q.filters, CANDIDATES,
+                                              (self.db.keyword_stats, dataset.index_version))
         hits = self._fuse(q, semantic, keyword, segments)
         if q.rerank:
             hits = self._rerank(q.query, hits[:CANDIDATES], segments)

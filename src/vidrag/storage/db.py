@@ -82,6 +82,7 @@ class Database:
         self.hnsw = hnsw or HnswConfig()
         self.postgres = self.engine.dialect.name == "postgresql"
         self._vector_dims: set[int] = set()
+        self.keyword_stats = pg_search.KeywordStats()  # PostgreSQL BM25 statistics, per index version
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._health_at = float("-inf")
         self._healthy = False

@@ -181,13 +181,14 @@ class SegmentRepository:
         for start in range(0, len(ids), 500):
             self.session.execute(delete(FTS).where(FTS.c.rowid.in_(ids[start:start + 500])))
 
-    def keyword_search(self, dataset_id: str, terms: Sequence[str], filters: RetrievalFilters, limit: int
-                       ) -> list[tuple[int, float]]:
+    def keyword_search(self, dataset_id: str, terms: Sequence[str], filters: RetrievalFilters, limit: int,
+                       stats: tuple[pg_search.KeywordStats, int] | None = None) -> list[tuple[int, float]]:
         """(segment id, BM25 score: higher is better) for segments containing any of ``terms``, filters applied."""
         if not terms:
             return []
         if self.postgres:
-            return pg_search.keyword_search(self.session, searchable(dataset_id, filters), dataset_id, terms, limit)
+            return pg_search.keyword_search(self.session, searchable(dataset_id, filters), dataset_id, terms, limit,
+                                            stats)
         match = fts5_match(terms)
         # A join, not `rowid IN (searchable ids)`: SQLite hands an IN list to FTS5 as a rowid constraint and runs
         # one MATCH per allowed id (measured: 14.7 s at 100k chunks, against 0.1 s joined; bench/retrieval_latency).

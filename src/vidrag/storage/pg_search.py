@@ -14,6 +14,8 @@ The embedded index (SQLite FTS5 + an in-memory matrix) and this one take the sam
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,11 +64,44 @@ def put_terms(session: Session, rows: Sequence[tuple[int, Sequence[str]]]) -> No
                     [{"id": i, "tsv": tsvector_literal(t), "n": len(t)} for i, t in rows])
 
 
-def keyword_stats(session: Session, dataset_id: str, terms: Sequence[str]) -> tuple[int, float, dict[str, int]]:
+class KeywordStats:
+    """BM25 statistics per (knowledge base, index_version), kept by each process: they change only when the index
+    does, and counting them is a scan of the knowledge base (the rest of a keyword query is an index lookup)."""
+
+    def __init__(self, max_terms: int = 50_000) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[tuple[str, int], tuple[int, float]] = {}
+        self._df: OrderedDict[tuple[str, int, str], int] = OrderedDict()
+        self._max_terms = max_terms
+
+    def get(self, session: Session, dataset_id: str, version: int, terms: Sequence[str]
+            ) -> tuple[int, float, dict[str, int]]:
+        with self._lock:
+            totals = self._totals.get((dataset_id, version))
+            known = {t: self._df[(dataset_id, version, t)] for t in terms if (dataset_id, version, t) in self._df}
+        missing = [t for t in terms if t not in known]
+        if totals is None or missing:
+            n, avgdl, counted = keyword_stats(session, dataset_id, missing, totals)
+            with self._lock:
+                if len(self._totals) > 1000:
+                    self._totals.clear()
+                self._totals[(dataset_id, version)] = (n, avgdl)
+                for t, c in counted.items():
+                    self._df[(dataset_id, version, t)] = c
+                while len(self._df) > self._max_terms:
+                    self._df.popitem(last=False)
+            totals, known = (n, avgdl), {**known, **counted}
+        return totals[0], totals[1], known
+
+
+def keyword_stats(session: Session, dataset_id: str, terms: Sequence[str],
+                  totals: tuple[int, float] | None = None) -> tuple[int, float, dict[str, int]]:
     """(rows with terms, their mean length, document frequency of each term) within the knowledge base."""
-    n, avgdl = session.execute(text(
-        "SELECT count(*), coalesce(avg(term_count), 0) FROM segments WHERE dataset_id = :ds AND term_count > 0"),
-        {"ds": dataset_id}).one()
+    if totals is None:
+        totals = session.execute(text(
+            "SELECT count(*), coalesce(avg(term_count), 0) FROM segments WHERE dataset_id = :ds AND term_count > 0"),
+            {"ds": dataset_id}).one()
+    n, avgdl = int(totals[0]), float(totals[1])
     df = dict.fromkeys(terms, 0)
     if terms and n:
         counts = ", ".join(f"count(*) FILTER (WHERE terms_tsv @@ CAST(:t{i} AS tsquery))" for i in range(len(terms)))
@@ -84,10 +119,16 @@ def idf(n: int, df: int) -> float:
     return value if value > 0 else 1e-6
 
 
-def keyword_search(session: Session, searchable: Select[Any], dataset_id: str, terms: Sequence[str], limit: int
-                   ) -> list[tuple[int, float]]:
-    """(segment id, BM25) of the searchable segments containing any of ``terms``, best first."""
-    n, avgdl, df = keyword_stats(session, dataset_id, terms)
+def keyword_search(session: Session, searchable: Select[Any], dataset_id: str, terms: Sequence[str], limit: int,
+                   stats: tuple[KeywordStats, int] | None = None) -> list[tuple[int, float]]:
+    """(segment id, BM25) of the searchable segments containing any of ``terms``, best first.
+
+    ``stats``: a process's statistics cache and the knowledge base's index_version (else counted for this query).
+    """
+    if stats is not None:
+        n, avgdl, df = stats[0].get(session, dataset_id, stats[1], terms)
+    else:
+        n, avgdl, df = keyword_stats(session, dataset_id, terms)
     present = [t for t in terms if df.get(t)]
     if not present:
         return []
