@@ -6,6 +6,7 @@ services, because everything a job needs is reloaded from the database by ID.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -14,6 +15,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 def new_worker_id() -> str:
@@ -51,6 +54,16 @@ class JobControl:
     shutting_down: bool = False  # stopped because the process is stopping, not because a user cancelled
     timed_out: bool = False  # stopped because it ran past the job time limit
     started: float = field(default_factory=time.monotonic)
+    # run by the runner once the job has ended and is no longer registered as running (e.g. hand the work to
+    # another queue: done earlier, the next job could start while this one still counts as running)
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    def run_after(self) -> None:
+        for callback in self.after:
+            try:
+                callback()
+            except Exception:
+                log.exception("a follow-up of job %s failed", self.task_id)
 
     def is_cancelled(self) -> bool:
         return self.cancel_event.is_set()

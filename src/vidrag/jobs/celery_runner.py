@@ -241,9 +241,13 @@ class WorkerPool:
         control = JobControl(task_id, self.worker_id)
         with self._lock:
             self._reserved.discard((kind, task_id))
-            if task_id in spec.running:
-                return
-            spec.running[task_id] = control
+            duplicate = task_id in spec.running
+            if not duplicate:
+                spec.running[task_id] = control
+        if duplicate:  # the job runs here already; a later enqueue (or the recovery) may send it again
+            with contextlib.suppress(redis.RedisError):
+                self._redis.delete(_queued_key(kind, task_id))
+            return
         try:
             self._redis.delete(_queued_key(kind, task_id))
             self._redis.zadd(_running_key(kind), {task_id: time.time()})
@@ -257,6 +261,7 @@ class WorkerPool:
                 self._idle.notify_all()
             with contextlib.suppress(redis.RedisError):
                 self._redis.zrem(_running_key(kind), task_id)
+            control.run_after()
 
     # --- the worker's own threads --------------------------------------------------------------------
     def start(self) -> None:

@@ -124,3 +124,4 @@ class InProcessRunner:
                     self._running.pop(task_id, None)
                     if not self._running:
                         self._idle.set()
+                control.run_after()

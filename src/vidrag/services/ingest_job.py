@@ -148,9 +148,9 @@ class _Run:
                     return  # released; the download task's end enqueues it again
                 transcribed_before = self._has_transcript()
                 transcript = self._stage(IndexingStage.TRANSCRIBE, lambda: self._transcript(source))
-                if self.job.hand_off is not None and not transcribed_before:
+                if (hand_off := self.job.hand_off) is not None and not transcribed_before:
                     self.release()
-                    self.job.hand_off(doc.id)
+                    self.control.after.append(lambda: hand_off(doc.id))  # once this job no longer counts
                     return
                 chapters = [Chapter(c.get("start_time") or 0.0, c.get("end_time"), c.get("title") or "")
                             for c in source.info.get("chapters") or []]
