@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.knowledge import create_dataset, wait_indexed
-from tests.support.service import TERMINAL, ServiceProcess, wait_for_task
+from tests.support.service import TERMINAL, ServiceProcess, kill_group, stop_group, wait_for_task
 
 LEASE = 4  # seconds: a killed worker's jobs are taken over after this
 DOWNLOADS, VIDEOS = 14, 6
@@ -50,17 +49,10 @@ class Worker:
         return self.proc.pid
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        kill_group(self.proc)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.proc)
 
 
 @dataclass

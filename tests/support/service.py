@@ -126,15 +126,24 @@ class ServiceProcess:
         raise RuntimeError(f"start.py did not come up: {self.log_path.read_text()[-2000:]}")
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: no shutdown hooks run, as in a crash."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        kill_group(self.proc)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.proc)
+
+
+def kill_group(proc: subprocess.Popen[Any] | None) -> None:
+    """SIGKILL the whole process group (started with start_new_session): no shutdown hooks run, as in a crash."""
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def stop_group(proc: subprocess.Popen[Any] | None, timeout: float = 20) -> None:
+    """SIGTERM the process group, as a service manager does; SIGKILL if it has not stopped within ``timeout``."""
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
