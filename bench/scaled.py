@@ -23,10 +23,11 @@ off, see EXACT). Recall@10 against the numpy truth for near and far queries, the
 captured statements), a filtered query (10 of 100 documents), what a query costs around the SQL (session, set_config,
 the vector bind), and vector_search on two small knowledge bases (1 % and 0.1 % of the large one's rows) sharing the
 table and its HNSW index: as shipped, with generic plans, with custom plans, and with custom plans after CREATE
-STATISTICS on vector_dims(embedding_vec). At the e2e size (100k; --quick 10k) the rows carry 100-word texts and
-their terms, and SearchService.retrieve (hybrid, semantic, keyword; real query embedding) on PostgreSQL is timed
-against the same service on SQLite (rows written by retrieval_latency.load_dataset), with the PostgreSQL pieces timed
-alone.
+STATISTICS on vector_dims(embedding_vec). --hnsw-sweep adds recall and p50 for ef_construction 64/128/200 x ef_search
+40-400 (the index rebuilt each time; meant for --sizes 100000). At the e2e size (100k; --quick 10k) the rows carry
+100-word texts and their terms, and SearchService.retrieve (hybrid, semantic, keyword; real query embedding; the
+retrieval cache off) on PostgreSQL is timed against the same service on SQLite (rows written by
+retrieval_latency.load_dataset), with the PostgreSQL pieces timed alone.
 
 ingest: 50 text documents of 20 ~100-word paragraphs (one chunk each) posted to a `vidrag serve` subprocess
 (POST /api/v1/datasets, then /document/create-by-text); chunks/s from the first document's created_at to the last
@@ -441,6 +442,21 @@ def build_hnsw(url: str, pg: PostgresServer, dbname: str, hnsw: HnswConfig) -> d
 # rows pass vector_dims(...) = 384, the planner otherwise joins a document filter's rows by a nested loop that
 # re-reads them (spilled to disk) once per document (0.4 s at 30k rows, ~10 s at 1M).
 EXACT = ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_nestloop = off")
+
+
+def unprepared_database(url: str) -> Database:
+    """A second Database on the same URL whose connections never prepare statements. The exact baseline runs here:
+    psycopg prepares a statement run 5 times, PostgreSQL may then cache one generic plan for it, and planner settings
+    changed later (SET LOCAL enable_indexscan) do not touch a cached plan. On the service's own connections the
+    baseline's plan would leak into vidrag's queries and the other way round (seen in a first run: "exact" recall
+    0.94 at 1M, HNSW queries taking 300+ ms)."""
+    db = Database(url)
+
+    def no_prepare(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.prepare_threshold = None
+
+    event.listen(db.engine, "connect", no_prepare)
+    return db
 RAW_SQL = ("SELECT s.id, (s.embedding_vec::vector(384)) <=> %(q)s AS distance FROM segments s "
            "JOIN documents d ON d.id = s.document_id WHERE s.dataset_id = %(ds)s AND s.enabled AND d.enabled "
            "AND s.embedding_model = %(model)s AND vector_dims(s.embedding_vec) = 384 "
@@ -451,11 +467,12 @@ def vector_rows(container: Container, pg: PostgresServer, dbname: str, dataset_i
                 doc_ids: Sequence[str], corpus: Corpus, truth_near: Any, truth_far: Any,
                 budget_s: float) -> dict[str, Any]:
     db = container.db
+    exact_db = unprepared_database(str(db.engine.url.render_as_string(hide_password=False)))
     no_filter, filters = RetrievalFilters(), RetrievalFilters(document_ids=tuple(doc_ids[:FILTER_DOCUMENTS]))
 
     def ours(ef: int, f: RetrievalFilters = no_filter, exact: bool = False) -> Callable[[Any], list[int]]:
         def run(q: Any) -> list[int]:
-            with db.session() as s:
+            with (exact_db if exact else db).session() as s:
                 if exact:
                     for sql in EXACT:
                         s.execute(text(sql))
@@ -508,8 +525,8 @@ def vector_rows(container: Container, pg: PostgresServer, dbname: str, dataset_i
     plans = {
         "hnsw": explain(db, lambda s: SegmentRepository(s).vector_search(dataset_id, model, q0, no_filter, K, 100),
                         "<=>"),
-        "exact": explain(db, lambda s: SegmentRepository(s).vector_search(dataset_id, model, q0, no_filter, K, 100),
-                         "<=>", EXACT),
+        "exact": explain(exact_db, lambda s: SegmentRepository(s).vector_search(dataset_id, model, q0, no_filter, K,
+                                                                                100), "<=>", EXACT),
         "hnsw_filter": explain(db, lambda s: SegmentRepository(s).vector_search(dataset_id, model, q0, filters, K,
                                                                                 100), "<=>"),
         "hnsw_candidates": explain(db, lambda s: SegmentRepository(s).vector_search(
@@ -518,6 +535,7 @@ def vector_rows(container: Container, pg: PostgresServer, dbname: str, dataset_i
     out["plans"] = {k: {"summary": plan_summary(v), "uses_hnsw": any("ix_segments_hnsw" in line for line in v),
                         "plan": v} for k, v in plans.items()}
     out["overhead"] = overhead(db, q0)
+    exact_db.dispose()
     return out
 
 
@@ -582,6 +600,39 @@ def tenant_rows(pg: PostgresServer, dbname: str, container: Container, model: st
     return out
 
 
+SWEEP_EF_CONSTRUCTION = (64, 128, 200)
+SWEEP_EF_SEARCH = (40, 100, 200, 400)
+
+
+def hnsw_sweep(url: str, pg: PostgresServer, dbname: str, container: Container, dataset_id: str, model: str,
+               corpus: Corpus, truth_near: Any, truth_far: Any, built_with: int) -> list[dict[str, Any]]:
+    """Recall@10 (near, far) and p50 of vector_search for ef_construction x ef_search; the index is rebuilt for every
+    ef_construction but the one it was built with (m stays at the setting)."""
+    settings, db, out = container.settings, container.db, []
+    for efc in SWEEP_EF_CONSTRUCTION:
+        build_s = None
+        if efc != built_with:
+            with db.engine.begin() as conn:
+                conn.execute(text(f"DROP INDEX IF EXISTS {pg_search.vector_index_name(DIM)}"))
+            build_s = build_hnsw(url, pg, dbname, HnswConfig(settings.hnsw_m, efc, settings.hnsw_ef_search))["build_s"]
+        for ef in SWEEP_EF_SEARCH:
+            row: dict[str, Any] = {"ef_construction": efc, "ef_search": ef, "build_s": build_s}
+            for label, queries, truth in (("near", corpus.near, truth_near), ("far", corpus.far, truth_far)):
+                found, seconds = [], []
+                for q in queries:
+                    started = time.perf_counter()
+                    with db.session() as s:
+                        found.append([i - 1 for i, _ in SegmentRepository(s).vector_search(
+                            dataset_id, model, q, RetrievalFilters(), K, ef)])
+                    seconds.append(time.perf_counter() - started)
+                row[f"recall_{label}"] = recall(found, truth)
+                row[f"p50_ms_{label}"] = 1000 * float(np.median(seconds))
+            out.append(row)
+            print(f"  ef_construction {efc}, ef_search {ef}: recall near {row['recall_near']:.3f}, far "
+                  f"{row['recall_far']:.3f}, p50 {row['p50_ms_near']:.2f} ms", flush=True)
+    return out
+
+
 def overhead(db: Database, q: Any) -> dict[str, dict[str, float]]:
     """What vector_search costs around the query: a session (pool checkout with pre-ping, COMMIT), the set_config
     statement, pgvector's bind processor (numpy -> text literal)."""
@@ -613,7 +664,7 @@ def overhead(db: Database, q: Any) -> dict[str, dict[str, float]]:
 def end_to_end(pg_container: Container, pg_dataset: str, corpus: Corpus, texts: Texts, data_dir: Path,
                budget_s: float) -> dict[str, Any]:
     """SearchService.retrieve on PostgreSQL against the same service on SQLite (rows by load_dataset)."""
-    lite = build_container(bench_settings(data_dir))
+    lite = build_container(bench_settings(data_dir, retrieval_cache_seconds=0))  # every query searched
     try:
         lite_dataset, _docs, lite_load_s = load_dataset(lite, corpus, texts)
         queries = texts.queries
@@ -650,13 +701,23 @@ def end_to_end(pg_container: Container, pg_dataset: str, corpus: Corpus, texts: 
             return ms_stats(seconds)
 
         ds, no_filter = pg_dataset, RetrievalFilters()
+        with db.session() as s:
+            row = DatasetRepository(s).get(ds)
+            assert row is not None
+            version = row.index_version
+            totals = pg_search.keyword_stats(s, ds, [])[:2]
+        cache = (db.keyword_stats, version)  # as SearchService passes it; warm: the queries above filled it
         pieces = {
             "embed the query": each(lambda s, i: embedder.embed_query(queries[i]), session=False),
             f"vector_search, {CANDIDATES} candidates, ef_search 100": each(
                 lambda s, i: SegmentRepository(s).vector_search(ds, model, vectors[i], no_filter, CANDIDATES, 100)),
-            "keyword_stats (count + avg(term_count) + df per term)": each(
+            "keyword_stats, nothing cached (count + avg(term_count), then df per term)": each(
                 lambda s, i: pg_search.keyword_stats(s, ds, matches[i])),
-            f"keyword_search (keyword_stats + BM25 over the matches, top {CANDIDATES})": each(
+            "keyword_stats, totals cached (df per term: a new query's terms)": each(
+                lambda s, i: pg_search.keyword_stats(s, ds, matches[i], totals)),
+            f"keyword_search, statistics cached (BM25 over the matches, top {CANDIDATES})": each(
+                lambda s, i: SegmentRepository(s).keyword_search(ds, matches[i], no_filter, CANDIDATES, cache)),
+            f"keyword_search, no statistics cache, top {CANDIDATES}": each(
                 lambda s, i: SegmentRepository(s).keyword_search(ds, matches[i], no_filter, CANDIDATES)),
         }
         matched = []
@@ -667,7 +728,10 @@ def end_to_end(pg_container: Container, pg_dataset: str, corpus: Corpus, texts: 
                 matched.append(int(row[0]))
         plans = {"keyword": explain(db, lambda s: SegmentRepository(s).keyword_search(ds, matches[0], no_filter,
                                                                                       CANDIDATES), "vidrag_bm25"),
-                 "keyword_stats": explain(db, lambda s: pg_search.keyword_stats(s, ds, matches[0]), "FILTER (WHERE")}
+                 "keyword_stats, document frequencies": explain(
+                     db, lambda s: pg_search.keyword_stats(s, ds, matches[0]), "FILTER (WHERE"),
+                 "keyword_stats, rows and mean length": explain(
+                     db, lambda s: pg_search.keyword_stats(s, ds, matches[0]), "avg(term_count)")}
         return {"sqlite_load_s": lite_load_s, "sqlite_first_query_s": first_s,
                 "cases": {name: {side: ms_stats(times[f"{name}|{side}"]) for side in by}
                           for name, by in cases.items()},
@@ -679,7 +743,7 @@ def end_to_end(pg_container: Container, pg_dataset: str, corpus: Corpus, texts: 
 
 
 def retrieval_size(be: Backends, n: int, queries: int, e2e_queries: int | None, budget_s: float,
-                   work: Path) -> dict[str, Any]:
+                   work: Path, sweep: bool = False) -> dict[str, Any]:
     print(f"\n## {n:,} chunks", flush=True)
     started = time.perf_counter()
     corpus = make_corpus(n, queries)
@@ -688,7 +752,7 @@ def retrieval_size(be: Backends, n: int, queries: int, e2e_queries: int | None, 
     print(f"corpus made in {time.perf_counter() - started:.1f} s", flush=True)
     dbname = f"bench_retrieval_{n}"
     url = be.database(dbname)
-    container = build_container(bench_settings(work / f"pg-data-{n}", database_url=url))
+    container = build_container(bench_settings(work / f"pg-data-{n}", database_url=url, retrieval_cache_seconds=0))
     try:
         dataset = container.knowledge.create_dataset(f"bench-{n}")  # also makes the (empty) HNSW index
         with container.db.engine.begin() as conn:  # dropped, to be built once the rows are in and timed
@@ -722,6 +786,11 @@ def retrieval_size(be: Backends, n: int, queries: int, e2e_queries: int | None, 
         result["tenants"] = tenant_rows(be.pg, dbname, container, dataset.embedding_model,
                                         Tenant("the large one", dataset.id, corpus, 0), truth_near, tenants)
         print_retrieval(result)
+        if sweep:
+            print(f"HNSW parameters (m {s.hnsw_m}; the index rebuilt per ef_construction):", flush=True)
+            result["hnsw_sweep"] = hnsw_sweep(url, be.pg, dbname, container, dataset.id, dataset.embedding_model,
+                                              corpus, truth_near, truth_far, s.hnsw_ef_construction)
+        result["finished_at"] = datetime.now().isoformat()
         return result
     finally:
         container.db.dispose()
@@ -805,7 +874,7 @@ def retrieval_part(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(f"PostgreSQL settings: {settings}", flush=True)
         for n in args.sizes:
             e2e = args.e2e_queries if n == args.e2e_size else None
-            results.append(retrieval_size(be, n, args.queries, e2e, args.budget, work))
+            results.append(retrieval_size(be, n, args.queries, e2e, args.budget, work, args.hnsw_sweep))
             gc.collect()
     return {"pg_settings": settings, "sizes": results}
 
@@ -1219,6 +1288,9 @@ def main() -> None:
     parser.add_argument("--e2e-size", type=int, default=None, help="the size with texts, timed end to end (100k)")
     parser.add_argument("--queries", type=int, default=None, help="vector queries per size (200)")
     parser.add_argument("--e2e-queries", type=int, default=None, help="end-to-end queries (100)")
+    parser.add_argument("--hnsw-sweep", action="store_true",
+                        help=f"retrieval: recall and p50 for ef_construction {SWEEP_EF_CONSTRUCTION} x ef_search "
+                             f"{SWEEP_EF_SEARCH} at every size (rebuilds the index: ~4 min at 100k, hours at 1M)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds a slow side (exact search in PostgreSQL) may use before stopping (30)")
     parser.add_argument("--documents", type=int, default=None, help="ingest: documents (50)")
@@ -1250,8 +1322,13 @@ def main() -> None:
                       f"{load_before[0]:.2f}, after {os.getloadavg()[0]:.2f})", flush=True)
     payload["total_s"] = time.perf_counter() - started
     previous = RESULTS / "scaled.json"
-    if args.part and previous.exists():  # a partial run replaces only its parts
+    if args.part and previous.exists():  # a partial run replaces only its parts (retrieval: only its sizes)
         kept = json.loads(previous.read_text())
+        if "retrieval" in payload and "retrieval" in kept:
+            sizes = {r["n"] for r in payload["retrieval"]["sizes"]}
+            payload["retrieval"]["sizes"] = sorted(
+                [r for r in kept["retrieval"].get("sizes", []) if r["n"] not in sizes] + payload["retrieval"]["sizes"],
+                key=lambda r: r["n"])
         payload = {**{k: kept[k] for k in ("retrieval", "ingest", "api") if k in kept}, **payload}
     for part in parts:
         payload[part] = {**payload[part], "quick": args.quick, "finished_at": datetime.now().isoformat()}
