@@ -346,6 +346,7 @@ def _key_value_table(title: str, values: dict[str, object]) -> Table:
     return table
 
 
+from vidrag.cli import backup as _backup  # noqa: E402 - registers backup and restore on `app`
 from vidrag.cli import knowledge as _knowledge  # noqa: E402 - registers the knowledge-base commands on `app`
 
-__all__ = ["_knowledge", "app"]
+__all__ = ["_backup", "_knowledge", "app"]
