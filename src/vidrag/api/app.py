@@ -14,10 +14,21 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from vidrag import __version__
-from vidrag.api import errors
+from vidrag.api import console, errors, metrics
 from vidrag.api.deps import Container, Scaled, enforce_rate_limit, require_api_key
 from vidrag.api.limits import BodySizeLimit
-from vidrag.api.routes import chat, datasets, files, health, openai_compat, player, seed, storage, tasks
+from vidrag.api.routes import (
+    chat,
+    datasets,
+    files,
+    health,
+    library,
+    openai_compat,
+    player,
+    seed,
+    storage,
+    tasks,
+)
 from vidrag.jobs.base import JobRunner
 from vidrag.jobs.celery_runner import CeleryConfig, CeleryRunner, make_celery
 from vidrag.jobs.events import InMemoryEventBus, RedisEventBus
@@ -165,7 +176,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                "(VIDRAG_MAX_UPLOAD_MB); send a smaller file")
     guarded = [Depends(require_api_key), Depends(enforce_rate_limit)]
     app.include_router(health.router)
-    for router in (seed.router, tasks.router, files.router, storage.router, datasets.router, player.router,
-                   chat.router, openai_compat.router):
+    for router in (seed.router, tasks.router, files.router, storage.router, datasets.router, library.router,
+                   player.router, chat.router, openai_compat.router):
         app.include_router(router, dependencies=guarded)
+    console.install(app)  # the web console's pages are public; the data they show comes through the guarded API
+    metrics.install(app, container)  # /metrics, request IDs and timing, log format
     return app

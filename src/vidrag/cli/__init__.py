@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -134,6 +135,25 @@ def migrate() -> None:
     settings.ensure_dirs()
     open_database(settings).migrate()
     console.print("✅ database is up to date")
+
+
+@app.command()
+def openapi(output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of stdout")] = None
+            ) -> None:
+    """Print the HTTP API's OpenAPI schema (the web console's typed client is generated from it)."""
+    import json
+    import tempfile
+
+    from vidrag.api.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="vidrag-openapi-") as tmp:  # the schema must not depend on local data
+        settings = Settings(data_dir=Path(tmp), database_url=None, redis_url=None)
+        text = json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"✅ wrote {output}")
 
 
 # --- download ----------------------------------------------------------------------------------------

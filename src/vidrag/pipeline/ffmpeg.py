@@ -88,3 +88,18 @@ def run_ffmpeg(ffmpeg: str, args: list[str], *, duration: float | None,
             tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
             raise StageFailed(f"FFmpeg failed ({code}): {' '.join(tail) or 'no message'}", code="ffmpeg_failed")
     on_progress(1.0)
+
+
+def thumbnail(ffmpeg: str, source: Path, dest: Path, *, width: int = 480) -> bool:
+    """Write a JPEG frame of ``source`` (a second in, or the first frame of a shorter clip); False without video."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.name + ".part.jpg")
+    for at in ("1", "0"):
+        out = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", at, "-i",
+                              str(source), "-frames:v", "1", "-vf", f"scale={width}:-2", "-q:v", "4", str(partial)],
+                             capture_output=True, timeout=60, check=False)
+        if out.returncode == 0 and partial.is_file() and partial.stat().st_size > 0:
+            partial.replace(dest)
+            return True
+    partial.unlink(missing_ok=True)
+    return False

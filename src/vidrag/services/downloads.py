@@ -21,6 +21,7 @@ from vidrag.domain.urls import normalize_url
 from vidrag.jobs.base import JobRunner, owner_is_gone
 from vidrag.jobs.events import EventBus
 from vidrag.pipeline import netguard
+from vidrag.pipeline.ffmpeg import thumbnail
 from vidrag.services.download_job import UPLOAD_STEM, task_event
 from vidrag.services.storage import StorageService
 from vidrag.settings import Settings
@@ -158,6 +159,18 @@ class DownloadService:
         if row is None or path is None or not path.is_file():
             raise NotFound(f"file '{name}' does not exist (it may have been cleaned up)", code="file_not_found")
         return path, row
+
+    def thumbnail(self, name: str, ffmpeg: str) -> Path:
+        """A JPEG frame of a video file, made once and kept beside it (so it goes when the file goes)."""
+        path, row = self.file(name)
+        if not row.content_type.startswith("video/"):
+            raise NotFound(f"'{name}' is not a video, so it has no thumbnail", code="no_thumbnail")
+        thumb = path.parent / ".thumbnails" / f"{path.name}.jpg"
+        if thumb.is_file() and thumb.stat().st_mtime >= path.stat().st_mtime:
+            return thumb
+        if not thumbnail(ffmpeg, path, thumb):
+            raise NotFound(f"no frame could be read from '{name}'", code="no_thumbnail")
+        return thumb
 
     # --- change ------------------------------------------------------------------------------------
     def cancel(self, task_id: str) -> TaskRow:

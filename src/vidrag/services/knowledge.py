@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,18 @@ from vidrag.storage.db import Database
 from vidrag.storage.knowledge_repo import DatasetRepository, DocumentRepository, SegmentRepository, TranscriptRepository
 from vidrag.storage.media import safe_stem
 from vidrag.storage.models import DatasetRow, DocumentRow, SegmentRow, utcnow
-from vidrag.storage.repositories import TaskRepository
+from vidrag.storage.repositories import MediaFileRepository, TaskRepository
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    document: DocumentRow
+    dataset_name: str
+    segment_count: int
+    media_name: str | None  # the video (else audio) file, for media documents whose file is still there
+    media_type: str | None
 SNIFF = 8192
 MEDIA_OPTIONS = TaskOptions(extract_audio=True, keep_video=True, audio_format=AudioFormat.M4A, subtitles=True)
 MAX_TEXT_CHARS = 5_000_000
@@ -195,6 +206,23 @@ class KnowledgeService:
             repo = DocumentRepository(s)
             rows, total = repo.page(dataset.id, offset, limit, keyword)
             return rows, total, repo.segment_counts([r.id for r in rows])
+
+    def library(self, offset: int, limit: int, kinds: Sequence[str] = (), keyword: str | None = None
+                ) -> tuple[list[LibraryEntry], int]:
+        """Documents of every knowledge base, newest first, with chunk counts, knowledge base names, media files."""
+        with self.db.session() as s:
+            repo = DocumentRepository(s)
+            rows, total = repo.page(None, offset, limit, keyword, kinds)
+            names = {d.id: d.name for d in DatasetRepository(s).by_ids({r.dataset_id for r in rows}).values()}
+            counts = repo.segment_counts([r.id for r in rows])
+            files = MediaFileRepository(s).of_tasks({r.task_id for r in rows if r.task_id})
+            entries = []
+            for r in rows:
+                media = {f.kind: f for f in files.get(r.task_id or "", [])}
+                main = media.get("video") or media.get("audio")
+                entries.append(LibraryEntry(r, names.get(r.dataset_id, ""), counts.get(r.id, 0),
+                                            main.name if main else None, main.content_type if main else None))
+            return entries, total
 
     def delete_document(self, ref: str, document_id: str) -> None:
         doc = self.document(ref, document_id)

@@ -45,6 +45,9 @@ class DatasetRepository:
                              .values(index_version=DatasetRow.index_version + 1))
         return int(self.session.scalar(select(DatasetRow.index_version).where(DatasetRow.id == dataset_id)) or 0)
 
+    def by_ids(self, ids: Iterable[str]) -> dict[str, DatasetRow]:
+        return {d.id: d for d in self.session.scalars(select(DatasetRow).where(DatasetRow.id.in_(list(ids))))}
+
     def document_counts(self, dataset_ids: Sequence[str]) -> dict[str, int]:
         rows = self.session.execute(select(DocumentRow.dataset_id, func.count()).where(
             DocumentRow.dataset_id.in_(dataset_ids)).group_by(DocumentRow.dataset_id))
@@ -59,9 +62,14 @@ class DocumentRepository:
         stmt = select(DocumentRow).where(DocumentRow.id == document_id)
         return self.session.scalars(stmt.with_for_update() if for_update else stmt).first()
 
-    def page(self, dataset_id: str, offset: int, limit: int, keyword: str | None = None
-             ) -> tuple[list[DocumentRow], int]:
-        stmt = select(DocumentRow).where(DocumentRow.dataset_id == dataset_id)
+    def page(self, dataset_id: str | None, offset: int, limit: int, keyword: str | None = None,
+             kinds: Sequence[str] = ()) -> tuple[list[DocumentRow], int]:
+        """Documents newest first: of one knowledge base, or of all (``dataset_id`` None); ``kinds`` filters."""
+        stmt = select(DocumentRow)
+        if dataset_id is not None:
+            stmt = stmt.where(DocumentRow.dataset_id == dataset_id)
+        if kinds:
+            stmt = stmt.where(DocumentRow.kind.in_(list(kinds)))
         if keyword:
             stmt = stmt.where(func.lower(DocumentRow.name).like(f"%{keyword.lower()}%"))
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -87,3 +87,10 @@ class MediaFileRepository:
 
     def all(self) -> list[MediaFileRow]:
         return list(self.session.scalars(select(MediaFileRow)))
+
+    def of_tasks(self, task_ids: Iterable[str]) -> dict[str, list[MediaFileRow]]:
+        out: dict[str, list[MediaFileRow]] = {}
+        for row in self.session.scalars(select(MediaFileRow).where(MediaFileRow.task_id.in_(list(task_ids)))
+                                        .order_by(MediaFileRow.id)):
+            out.setdefault(row.task_id, []).append(row)
+        return out

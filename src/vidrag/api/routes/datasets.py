@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -35,10 +35,11 @@ from vidrag.services.ingest_job import TERMINAL, document_event
 router = APIRouter(prefix="/api/v1/datasets", tags=["knowledge bases"])
 PageQ = Annotated[int, Query(ge=1, le=100_000)]
 LimitQ = Annotated[int, Query(ge=1, le=100)]
+T = TypeVar("T")
 
 
-def _page(items: list[object], total: int, page: int, limit: int) -> Page:
-    return Page(data=items, has_more=page * limit < total, limit=limit, total=total, page=page)
+def _page(items: list[T], total: int, page: int, limit: int) -> Page[T]:
+    return Page[T](data=items, has_more=page * limit < total, limit=limit, total=total, page=page)
 
 
 @router.post("", status_code=201, response_model=DatasetOut)
@@ -47,8 +48,8 @@ def create_dataset(body: DatasetCreate, kb: KnowledgeDep) -> DatasetOut:
     return DatasetOut.of(kb.create_dataset(body.name, body.description, body.process_rule, body.retrieval_model))
 
 
-@router.get("", response_model=Page)
-def list_datasets(kb: KnowledgeDep, page: PageQ = 1, limit: LimitQ = 20) -> Page:
+@router.get("", response_model=Page[DatasetOut])
+def list_datasets(kb: KnowledgeDep, page: PageQ = 1, limit: LimitQ = 20) -> Page[DatasetOut]:
     """Knowledge bases, newest first."""
     rows, total, counts = kb.datasets((page - 1) * limit, limit)
     return _page([DatasetOut.of(r, counts.get(r.id, 0)) for r in rows], total, page, limit)
@@ -109,9 +110,9 @@ def create_by_file(dataset_id: str, kb: KnowledgeDep, file: Annotated[UploadFile
     return _created(DocumentOut.of(kb.add_file(dataset_id, name or file.filename, file.file)))
 
 
-@router.get("/{dataset_id}/documents", response_model=Page)
+@router.get("/{dataset_id}/documents", response_model=Page[DocumentOut])
 def list_documents(dataset_id: str, kb: KnowledgeDep, page: PageQ = 1, limit: LimitQ = 20,
-                   keyword: Annotated[str | None, Query(max_length=200)] = None) -> Page:
+                   keyword: Annotated[str | None, Query(max_length=200)] = None) -> Page[DocumentOut]:
     """Documents of a knowledge base, newest first."""
     rows, total, counts = kb.documents(dataset_id, (page - 1) * limit, limit, keyword)
     return _page([DocumentOut.of(r, counts.get(r.id, 0)) for r in rows], total, page, limit)
@@ -176,10 +177,10 @@ def transcript(dataset_id: str, document_id: str, kb: KnowledgeDep,
 
 
 # --- segments -----------------------------------------------------------------------------------------
-@router.get("/{dataset_id}/documents/{document_id}/segments", response_model=Page)
+@router.get("/{dataset_id}/documents/{document_id}/segments", response_model=Page[SegmentOut])
 def list_segments(dataset_id: str, document_id: str, kb: KnowledgeDep, page: PageQ = 1, limit: LimitQ = 20,
                   keyword: Annotated[str | None, Query(max_length=200)] = None,
-                  status: Literal["enabled", "disabled"] | None = None) -> Page:
+                  status: Literal["enabled", "disabled"] | None = None) -> Page[SegmentOut]:
     """Chunks of a document in order, with their times, pages and headings."""
     enabled = None if status is None else status == "enabled"
     rows, total = kb.segments(dataset_id, document_id, (page - 1) * limit, limit, keyword, enabled)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from vidrag.api.deps import DownloadsDep
+from vidrag.api.deps import ContainerDep, DownloadsDep
 from vidrag.services.downloads import DownloadService
 
 router = APIRouter(tags=["files"])
@@ -24,3 +24,11 @@ def file_response(downloads: DownloadService, name: str, *, attachment: bool) ->
 def get_file(name: str, downloads: DownloadsDep, download: bool = False) -> FileResponse:
     """Stream a media file inline (for players); `?download=true` for an attachment."""
     return file_response(downloads, name, attachment=download)
+
+
+@router.get("/api/v1/files/{name}/thumbnail", response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def get_thumbnail(name: str, c: ContainerDep) -> FileResponse:
+    """A JPEG frame of a video file (made on first request, kept beside the file); 404 `no_thumbnail` for audio."""
+    return FileResponse(c.downloads.thumbnail(name, c.ffmpeg), media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=86400"})

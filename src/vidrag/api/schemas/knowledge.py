@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
 from vidrag.domain.knowledge import RetrievalFilters, RetrievalQuery, SearchMethod
 from vidrag.services.search import SearchResult
 from vidrag.storage.models import DatasetRow, DocumentRow, SegmentRow
+
+T = TypeVar("T")
 
 
 class DatasetCreate(BaseModel):
@@ -43,8 +45,8 @@ class DatasetOut(BaseModel):
                    retrieval_model=d.retrieval or {}, created_at=d.created_at, updated_at=d.updated_at)
 
 
-class Page(BaseModel):
-    data: list[Any]
+class Page(BaseModel, Generic[T]):
+    data: list[T]
     has_more: bool
     limit: int
     total: int

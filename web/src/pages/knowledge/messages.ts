@@ -1,0 +1,9 @@
+// The knowledge page's words, English and Simplified Chinese (keys must match; src/i18n/i18n.test.ts checks).
+export const messages = {
+  en: {
+    title: "knowledge",
+  },
+  "zh-CN": {
+    title: "knowledge",
+  },
+};
