@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     host: str = Field("0.0.0.0", validation_alias=AliasChoices("HOST", "VIDRAG_HOST"))
     port: int = Field(8000, ge=0, le=65535, validation_alias=AliasChoices("PORT", "VIDRAG_PORT"))
     log_level: str = "info"
+    # --- observability -------------------------------------------------------------------------------
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with request/task IDs
+    metrics_require_api_key: bool = False  # /metrics open (keep it off the public proxy) or behind VIDRAG_API_KEYS
+    metrics_port: int = Field(0, ge=0, le=65535)  # `vidrag worker`: serve /metrics on HOST:this port; 0 = off
 
     # --- storage -----------------------------------------------------------------------------------
     data_dir: Path = Path("data")

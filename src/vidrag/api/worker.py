@@ -13,17 +13,21 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from celery import Celery
 from celery.apps.worker import Worker
 from celery.bootsteps import CLOSE
 from celery.concurrency.thread import TaskPool as ThreadTaskPool
-from celery.signals import worker_shutting_down
+from celery.signals import setup_logging, worker_shutting_down
 from celery.worker import WorkController
 
 from vidrag.api.app import build_container, recover
 from vidrag.api.deps import Container
+from vidrag.api.metrics import for_worker, serve_worker_metrics
 from vidrag.jobs.celery_runner import KIND_QUEUES, QUEUES, WorkerPool
+from vidrag.observability.logs import configure_logging
+from vidrag.observability.metrics import Metrics
 from vidrag.pipeline.download import warm_up
 from vidrag.settings import Settings
 
@@ -36,8 +40,10 @@ class WorkerProcess:
     pool: WorkerPool
     queues: tuple[str, ...]
     concurrency: int
+    metrics: Metrics
     _stop: threading.Event = field(default_factory=threading.Event)
     _recovery: threading.Thread | None = None
+    _metrics_server: WSGIServer | None = None
 
     @classmethod
     def build(cls, settings: Settings, queues: tuple[str, ...] = QUEUES, concurrency: int | None = None
@@ -57,7 +63,7 @@ class WorkerProcess:
             if set(KIND_QUEUES[kind]) & set(queues):
                 pool.register(kind, handler, heartbeat)
         pool.install(container.scaled.celery, container.scaled.config.max_retries)
-        return cls(container, pool, queues, concurrency)
+        return cls(container, pool, queues, concurrency, for_worker(container, pool.running, concurrency))
 
     def start_background(self) -> None:
         """Heartbeats, cancels, recovery: started before Celery consumes anything."""
@@ -66,12 +72,19 @@ class WorkerProcess:
         self._stop.clear()
         self._recovery = threading.Thread(target=self._recover_loop, name="vidrag-recovery", daemon=True)
         self._recovery.start()
+        settings = self.container.settings
+        if settings.metrics_port and self._metrics_server is None:  # Prometheus scrapes workers here
+            self._metrics_server = serve_worker_metrics(self.metrics, settings.host, settings.metrics_port)
 
     def stop_background(self, grace_seconds: float = 10.0) -> None:
         self._stop.set()
         self.pool.stop(grace_seconds)
         if self._recovery is not None:
             self._recovery.join(timeout=5)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
         self.container.events.close()
 
     def _recover_loop(self) -> None:
@@ -95,7 +108,12 @@ class WorkerProcess:
         def on_shutdown(**_: object) -> None:
             self.stop_background()
 
+        def own_logging(**_: object) -> None:  # connected, it stops Celery from replacing the root handlers
+            configure_logging("json", loglevel)
+
         worker_shutting_down.connect(on_shutdown, weak=False)
+        if self.container.settings.log_format == "json":  # Celery's own lines included
+            setup_logging.connect(own_logging, weak=False)
         self.start_background()
         try:
             Worker(**self._controller_options(), loglevel=loglevel, redirect_stdouts=False).start()

@@ -22,6 +22,8 @@ from vidrag.domain.errors import StageFailed, TaskCancelled, VidragError
 from vidrag.domain.tasks import DownloadProgress, FileKind, SourceKind, Stage, TaskOptions, TaskStatus
 from vidrag.jobs.base import JobControl
 from vidrag.jobs.events import EventBus
+from vidrag.observability.logs import log_context
+from vidrag.observability.metrics import NO_METRICS, JobMetrics
 from vidrag.pipeline.base import StageContext
 from vidrag.pipeline.download import DownloadRequest, DownloadResult, download
 from vidrag.pipeline.extract_audio import AudioRequest, extract_audio
@@ -74,27 +76,35 @@ class DownloadJob:
         self.events = events
         self.ffmpeg = ffmpeg
         self.on_finished: list[Callable[[str], None]] = []  # called with the task ID when a task ends
+        self.metrics: JobMetrics = NO_METRICS  # stage durations and outcomes; set where metrics are served
 
     # --- entry point -------------------------------------------------------------------------------
     def __call__(self, task_id: str, control: JobControl) -> None:
+        with log_context(task_id=task_id, job="download"):
+            self._run(task_id, control)
+
+    def _run(self, task_id: str, control: JobControl) -> None:
         owner = control.worker_id
         task = self._claim(task_id, owner)
         if task is None:
             return
+        log.info("download started (attempt %d): %s", task.attempts, task.url or "upload")
         options = TaskOptions.from_json(task.options)
         reporter = _Reporter(self, task_id, owner, _spans(options))
         ctx = StageContext(task_id, self.media.work_dir(task_id), reporter, control.is_cancelled)
         try:
-            source, info, subtitles = self._fetch(ctx, task, options)
+            with self.metrics.stage(Stage.DOWNLOAD.value):
+                source, info, subtitles = self._fetch(ctx, task, options)
             media = probe(self.ffmpeg, source)  # once: refuses non-media early, gives the duration
             info["duration"] = info.get("duration") or media.duration  # direct media URLs carry none
             self._update(task_id, owner, video_info=info)
             audio = None
             if options.extract_audio:
                 reporter.enter(Stage.EXTRACT_AUDIO)
-                audio = extract_audio(ctx, AudioRequest(source, options.audio_format, self.ffmpeg,
-                                                        self.settings.mp3_bitrate_kbps,
-                                                        self.settings.opus_bitrate_kbps, probe=media)).path
+                with self.metrics.stage(Stage.EXTRACT_AUDIO.value):
+                    audio = extract_audio(ctx, AudioRequest(source, options.audio_format, self.ffmpeg,
+                                                            self.settings.mp3_bitrate_kbps,
+                                                            self.settings.opus_bitrate_kbps, probe=media)).path
             ctx.check_cancelled()
             reporter.enter(Stage.FINALIZE)
             self._finalize(task_id, owner, info, options, source, audio, subtitles)
@@ -165,6 +175,7 @@ class DownloadJob:
                                                size_bytes=final.stat().st_size, content_type=content_type_for(final),
                                                details=details))
             self._apply_finish(task, TaskStatus.COMPLETED, "Completed")
+        self._ended(TaskStatus.COMPLETED)
         self.media.clear_work_dir(task_id)
         self._publish_state(task_id)
 
@@ -207,9 +218,17 @@ class DownloadJob:
             if task is None:
                 return
             self._apply_finish(task, status, message, error, code)
+        self._ended(status, error)
         if status is not TaskStatus.CANCELLED:
             self.media.clear_work_dir(task_id)
         self._publish_state(task_id)
+
+    def _ended(self, status: TaskStatus, error: str | None = None) -> None:
+        self.metrics.job_finished("download", status.value)
+        if status is TaskStatus.FAILED:
+            log.warning("download failed: %s", error)
+        else:
+            log.info("download %s", status.value)
 
     def _requeue_for_restart(self, task_id: str, owner: str) -> None:
         """A graceful shutdown is not the task's fault: queue it again without spending an attempt."""

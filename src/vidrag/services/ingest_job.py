@@ -26,6 +26,8 @@ from vidrag.domain.tasks import DownloadProgress, FileKind, TaskStatus
 from vidrag.domain.transcripts import Transcript, TranscriptSource
 from vidrag.jobs.base import JobControl
 from vidrag.jobs.events import EventBus
+from vidrag.observability.logs import log_context
+from vidrag.observability.metrics import NO_METRICS, JobMetrics
 from vidrag.pipeline.base import StageContext
 from vidrag.pipeline.captions import CaptionFile, choose_captions, parse_captions
 from vidrag.pipeline.chunk import chunk_document, chunk_transcript
@@ -67,12 +69,18 @@ class IngestJob:
         # Scaled out: after transcribing, hand the document to the index queue (set to the runner's enqueue), so
         # transcription and indexing can run on different workers; in-process runs every stage in one go.
         self.hand_off: Callable[[str], None] | None = None
+        self.metrics: JobMetrics = NO_METRICS  # stage durations, transcription speed; set where metrics are served
 
     def __call__(self, document_id: str, control: JobControl) -> None:
+        with log_context(task_id=document_id, job="ingest"):
+            self._run(document_id, control)
+
+    def _run(self, document_id: str, control: JobControl) -> None:
         owner = control.worker_id
         doc = self._claim(document_id, owner)
         if doc is None:
             return
+        log.info("ingestion of document %s started at %s (attempt %d)", doc.name, doc.indexing_status, doc.attempts)
         run = _Run(self, doc, owner, control)
         try:
             run.execute()
@@ -178,7 +186,8 @@ class _Run:
         self.stages[stage.value] = {**entry, "started_at": utcnow().isoformat(), "completed_at": None, "error": None}
         self._set(stage, SPANS[stage][0], force=True)
         try:
-            result = work()
+            with self.job.metrics.stage(stage.value):
+                result = work()
         except VidragError as exc:
             self.stages[stage.value]["error"] = exc.message
             raise
@@ -236,9 +245,11 @@ class _Run:
             transcript = parse_captions(chosen.path, kind, chosen.language)
         else:
             st = self.job.settings
+            started = time.monotonic()
             transcript = transcribe(self._context(IndexingStage.TRANSCRIBE), TranscribeRequest(
                 audio=source.media, model=st.asr_model, device=st.asr_device, compute_type=st.asr_compute_type,
                 threads=st.asr_threads, beam_size=st.asr_beam_size, vad=st.asr_vad, batch_size=st.asr_batch_size))
+            self.job.metrics.transcribed(transcript.duration or 0.0, time.monotonic() - started)
         if not transcript.segments:
             raise StageFailed("no speech was found in the audio (silent, or not in a language the model knows)",
                               code="no_speech")
@@ -306,11 +317,15 @@ class _Run:
     def _finish(self) -> None:
         self.job.write(self.doc.id, self.owner, indexing_status=IndexingStage.COMPLETED.value, progress=100.0,
                        stages=self.stages, release=True, completed_at=utcnow(), error=None, error_code=None)
+        self.job.metrics.job_finished("ingest", "completed")
+        log.info("ingestion completed")
         self.job.publish(self.doc.id)
 
     def fail(self, code: str, message: str) -> None:
         self.job.write(self.doc.id, self.owner, indexing_status=IndexingStage.ERROR.value, error=message,
                        error_code=code, stages=self.stages, release=True, completed_at=utcnow())
+        self.job.metrics.job_finished("ingest", "failed")
+        log.warning("ingestion failed: %s (%s)", message, code)
         self.job.publish(self.doc.id)
 
     def release(self) -> None:
