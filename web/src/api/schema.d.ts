@@ -1025,16 +1025,72 @@ export interface components {
              * Citations
              * @description The sources the answer cites, by their [n]
              */
-            citations: {
-                [key: string]: unknown;
-            }[];
+            citations: components["schemas"]["CitationOut"][];
             /**
              * Sources
              * @description Every numbered source the answer was written from
              */
-            sources: {
-                [key: string]: unknown;
-            }[];
+            sources: components["schemas"]["CitationOut"][];
+        };
+        /** CitationOut */
+        CitationOut: {
+            /**
+             * N
+             * @description The number the answer cites it by: [n]
+             */
+            n: number;
+            /** Cited */
+            cited: boolean;
+            /** Score */
+            score: number;
+            document: components["schemas"]["CitedDocument"];
+            chunk: components["schemas"]["CitedChunk"];
+            /**
+             * Quote
+             * @description The words of the chunk closest to the question
+             */
+            quote: string;
+            /**
+             * Start
+             * @description Media: where the chunk starts, in seconds
+             */
+            start?: number | null;
+            /** End */
+            end?: number | null;
+            /**
+             * Url
+             * @description The source at that second (e.g. YouTube's &t=)
+             */
+            url?: string | null;
+            /**
+             * Player Url
+             * @description vidrag's player at that second: /media/{id}#t=START,END
+             */
+            player_url?: string | null;
+            /** Page */
+            page?: number | null;
+            /** Heading */
+            heading?: string | null;
+            /** Chapter */
+            chapter?: string | null;
+        };
+        /** CitedChunk */
+        CitedChunk: {
+            /** Id */
+            id: number;
+            /** Position */
+            position: number;
+        };
+        /** CitedDocument */
+        CitedDocument: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Kind */
+            kind?: string | null;
+            /** Source Url */
+            source_url?: string | null;
         };
         /** CompletionRequest */
         CompletionRequest: {
@@ -2024,6 +2080,8 @@ export interface operations {
                 source?: string | null;
                 /** @description Substring of URL or title */
                 q?: string | null;
+                /** @description true: tasks some knowledge-base document was made from; false: the others */
+                in_knowledge_base?: boolean | null;
                 offset?: number;
                 limit?: number;
             };

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -31,20 +31,48 @@ class ChatRequest(BaseModel):
     history: list[Turn] = Field(default_factory=list, max_length=50, description="Earlier turns, oldest first")
 
 
+class CitedDocument(BaseModel):
+    id: str
+    name: str
+    kind: str | None = None
+    source_url: str | None = None
+
+
+class CitedChunk(BaseModel):
+    id: int
+    position: int
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number the answer cites it by: [n]")
+    cited: bool
+    score: float
+    document: CitedDocument
+    chunk: CitedChunk
+    quote: str = Field(description="The words of the chunk closest to the question")
+    start: float | None = Field(None, description="Media: where the chunk starts, in seconds")
+    end: float | None = None
+    url: str | None = Field(None, description="The source at that second (e.g. YouTube's &t=)")
+    player_url: str | None = Field(None, description="vidrag's player at that second: /media/{id}#t=START,END")
+    page: int | None = None
+    heading: str | None = None
+    chapter: str | None = None
+
+
 class ChatResponse(BaseModel):
     answer: str
     mode: str = Field(description="llm, or extractive when no language model is configured")
     supported: bool = Field(description="false when nothing in the knowledge base was close to the question")
     dataset: dict[str, str]
-    citations: list[dict[str, Any]] = Field(description="The sources the answer cites, by their [n]")
-    sources: list[dict[str, Any]] = Field(description="Every numbered source the answer was written from")
+    citations: list[CitationOut] = Field(description="The sources the answer cites, by their [n]")
+    sources: list[CitationOut] = Field(description="Every numbered source the answer was written from")
 
 
 def response_of(answer: Answer) -> ChatResponse:
     return ChatResponse(answer=answer.text, mode=answer.mode.value, supported=answer.supported,
                         dataset={"id": answer.dataset_id, "name": answer.dataset_name},
-                        citations=[c.as_dict() for c in answer.citations],
-                        sources=[c.as_dict() for c in answer.sources])
+                        citations=[CitationOut.model_validate(c.as_dict()) for c in answer.citations],
+                        sources=[CitationOut.model_validate(c.as_dict()) for c in answer.sources])
 
 
 @router.post("/chat", response_model=ChatResponse,
