@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vidrag.domain.tasks import TaskStatus
-from vidrag.storage.models import MediaFileRow, TaskRow
+from vidrag.storage.models import DocumentRow, MediaFileRow, TaskRow
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class TaskFilter:
     status: Sequence[TaskStatus] = ()
     source: str | None = None
     search: str | None = None  # substring of the URL or the title
+    in_knowledge_base: bool | None = None  # whether some knowledge-base document was made from the task
 
 
 class TaskRepository:
@@ -56,6 +57,9 @@ class TaskRepository:
             pattern = f"%{flt.search.lower()}%"
             stmt = stmt.where(func.lower(TaskRow.url).like(pattern)
                               | func.lower(TaskRow.video_info["title"].as_string()).like(pattern))
+        if flt.in_knowledge_base is not None:
+            used = TaskRow.id.in_(select(DocumentRow.task_id).where(DocumentRow.task_id.is_not(None)))
+            stmt = stmt.where(used if flt.in_knowledge_base else ~used)
         total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = self.session.scalars(stmt.order_by(TaskRow.created_at.desc(), TaskRow.id)
                                     .offset(offset).limit(limit))

@@ -50,10 +50,13 @@ def upload(request: Request, downloads: DownloadsDep, file: Annotated[UploadFile
 def list_tasks(downloads: DownloadsDep, status: Annotated[list[TaskStatus] | None, Query()] = None,
                source: Annotated[str | None, Query(pattern="^(url|upload)$")] = None,
                q: Annotated[str | None, Query(max_length=200, description="Substring of URL or title")] = None,
+               in_knowledge_base: Annotated[bool | None, Query(
+                   description="true: tasks some knowledge-base document was made from; false: the others")] = None,
                offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TaskPage:
     """Tasks, newest first, filtered by status, source and text."""
-    rows, total = downloads.page(TaskFilter(status=status or (), source=source, search=q), offset, limit)
+    rows, total = downloads.page(TaskFilter(status=status or (), source=source, search=q,
+                                 in_knowledge_base=in_knowledge_base), offset, limit)
     return TaskPage(items=[TaskOut.of(t) for t in rows], total=total, offset=offset, limit=limit)
 
 
