@@ -8,7 +8,7 @@ damaged or not a vidrag backup.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.filesize import decimal
@@ -17,8 +17,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 
 from vidrag.cli import app, console, load_settings
-from vidrag.services.backup import BackupService
-from vidrag.storage.backup import BackupError, CorruptBackup
+
+if TYPE_CHECKING:  # imported when a command runs: they pull in SQLAlchemy, Alembic and zstd
+    from vidrag.services.backup import BackupService
+    from vidrag.storage.backup import BackupError
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_CORRUPT = 1, 2, 3
 CONFIG_CODES = {"backup_wrong_kind", "restore_target_not_empty", "backup_tool_missing", "backup_schema_newer",
@@ -57,7 +59,15 @@ def _bar() -> Progress:
                     console=console, transient=False)
 
 
+def _service() -> BackupService:
+    from vidrag.services.backup import BackupService
+
+    return BackupService(load_settings())
+
+
 def _fail(exc: BackupError) -> typer.Exit:
+    from vidrag.storage.backup import CorruptBackup
+
     console.print(f"[red]✗ {exc.code}: {escape(exc.message)}[/red]", soft_wrap=True)
     if isinstance(exc, CorruptBackup):
         return typer.Exit(EXIT_CORRUPT)
@@ -77,7 +87,9 @@ def backup(output: Annotated[Path | None, typer.Option(
            include_media: Annotated[bool, typer.Option(
                "--include-media/--no-media", help="also archive downloaded and uploaded media files")] = True) -> None:
     """Archive the database (a consistent snapshot, safe while the service runs), its files and the media."""
-    service = BackupService(load_settings())
+    from vidrag.storage.backup import BackupError
+
+    service = _service()
     try:
         with _bar() as progress, _Bar(progress) as bar:
             result = service.backup(output, include_media=include_media, progress=bar)
@@ -102,7 +114,9 @@ def restore(path: Annotated[Path, typer.Argument(help="an archive made by `vidra
                 "--force", help="replace the data dir and database even if they already hold data")] = False
             ) -> None:
     """Restore a backup into an empty data dir and database (stop the service first)."""
-    service = BackupService(load_settings())
+    from vidrag.storage.backup import BackupError
+
+    service = _service()
     try:
         with _bar() as progress, _Bar(progress) as bar:
             result = service.restore(path, force=force, progress=bar)

@@ -273,7 +273,8 @@ class BackupService:
         db = open_database(self.settings)
         try:
             db.migrate()
-            with db.engine.connect() as conn:
+            with db.engine.begin() as conn:
+                parts.release_leases(conn)
                 return parts.read_state(conn)
         finally:
             db.dispose()

@@ -174,6 +174,12 @@ def referenced_files(conn: Connection) -> list[str]:
     return [*media, *(str(p) for p in docs)]
 
 
+def release_leases(conn: Connection) -> None:
+    """A restored installation is a new one: no process holds its work, so recovery may take it up at once."""
+    for table in ("tasks", "documents"):
+        conn.execute(text(f"UPDATE {table} SET owner = NULL WHERE owner IS NOT NULL"))  # noqa: S608 - fixed names
+
+
 # --- SQLite -----------------------------------------------------------------------------------------------
 def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL, None for any other database."""
