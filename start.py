@@ -5,7 +5,8 @@
     python start.py --dev    # development mode with auto-reload
 
 On a fresh machine it installs what it needs first: a virtual environment in .venv with the locked
-dependencies (requirements.lock), then restarts itself inside it.
+dependencies (requirements.lock), then restarts itself inside it. With Node.js 20.19+ it builds the web console
+(web/) when the build is missing or older than its sources; without Node.js the API runs and `/` says what to do.
 """
 
 from __future__ import annotations
@@ -57,6 +58,51 @@ def install_and_reexec() -> None:
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])  # noqa: S606
 
 
+WEB = ROOT / "web"
+CONSOLE_INDEX = ROOT / "src" / "vidrag" / "console" / "index.html"
+MIN_NODE = (20, 19)
+
+
+def _newest(paths: list[Path]) -> float:
+    return max((f.stat().st_mtime for p in paths if p.exists() for f in ([p] if p.is_file() else p.rglob("*"))),
+               default=0.0)
+
+
+def _node_ok() -> bool:
+    try:
+        out = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    major, minor = (int(x) for x in out.strip().lstrip("v").split(".")[:2])
+    return (major, minor) >= MIN_NODE
+
+
+def ensure_console() -> None:
+    """Build the web console (web/ → src/vidrag/console) when it is missing or older than its sources.
+
+    Without Node.js the service still starts: the API works and `/` says how to build the console."""
+    if not (WEB / "package.json").is_file():  # an installed package: the console came built inside it
+        return
+    sources = [WEB / "src", WEB / "index.html", WEB / "package-lock.json", WEB / "vite.config.ts"]
+    if CONSOLE_INDEX.is_file() and CONSOLE_INDEX.stat().st_mtime >= _newest(sources):
+        say(True, "web console built")
+        return
+    if not _node_ok():
+        say(False, f"web console not built: it needs Node.js {'.'.join(map(str, MIN_NODE))}+ and npm "
+                   "(the API works without it; install Node.js and start again)")
+        return
+    print("… building the web console (npm ci, vite build)", flush=True)
+    try:
+        installed = WEB / "node_modules" / ".package-lock.json"
+        if not installed.is_file() or installed.stat().st_mtime < (WEB / "package-lock.json").stat().st_mtime:
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEB, check=True)
+        subprocess.run(["npx", "vite", "build", "--logLevel", "warn"], cwd=WEB, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        say(False, f"web console build failed ({exc}); the API still starts")
+        return
+    say(True, "web console built")
+
+
 def main() -> None:
     print("vidrag start-up checks\n" + "=" * 40, flush=True)
     check_python()
@@ -65,6 +111,7 @@ def main() -> None:
         say(False, f"missing packages: {', '.join(missing)}")
         install_and_reexec()
     say(True, "dependencies installed")
+    ensure_console()
     from vidrag.cli import serve_checked
 
     serve_checked(dev="--dev" in sys.argv[1:])
