@@ -1,0 +1,272 @@
+// A knowledge base's documents: indexing status per stage, live by SSE while indexing, and actions.
+import { useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link } from "react-router";
+
+import { api, type DocumentInfo, unwrap } from "../../api/client";
+import { subscribe } from "../../api/sse";
+import { useLoad } from "../../lib/hooks";
+import { isMedia, isTerminal, type StageView, stagesOf } from "./logic";
+import { ConfirmButton, documentErrorText, KbError } from "./parts";
+
+const LIMIT = 20;
+
+export default function Documents({ datasetId, refresh }: { datasetId: string; refresh: number }) {
+  const { t } = useTranslation("knowledge");
+  const [page, setPage] = useState(1);
+  const [keyword, setKeyword] = useState("");
+  const [search, setSearch] = useState("");
+  const docs = useLoad(
+    () =>
+      unwrap(
+        api.GET("/api/v1/datasets/{dataset_id}/documents", {
+          params: { path: { dataset_id: datasetId }, query: { page, limit: LIMIT, keyword: search || undefined } },
+        }),
+      ),
+    [datasetId, page, search, refresh],
+  );
+  const rows = docs.data?.data ?? [];
+  const pages = docs.data ? Math.max(1, Math.ceil(docs.data.total / LIMIT)) : 1;
+
+  return (
+    <section className="panel stack" aria-label={t("docs.heading")}>
+      <div className="row">
+        <h2 className="kb-form-title grow">
+          {t("docs.heading")} {docs.data && <span className="muted small">({docs.data.total})</span>}
+        </h2>
+        <form
+          className="row"
+          role="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setPage(1);
+            setSearch(keyword.trim());
+          }}
+        >
+          <label>
+            <span className="sr-only">{t("docs.search")}</span>
+            <input
+              type="search"
+              aria-label={t("docs.search")}
+              placeholder={t("docs.search")}
+              value={keyword}
+              onChange={(e) => setKeyword(e.target.value)}
+            />
+          </label>
+          <button type="submit" className="secondary">
+            {t("docs.searchButton")}
+          </button>
+        </form>
+      </div>
+      <KbError error={docs.error} onRetry={docs.reload} />
+      {docs.loading && !docs.data && <p className="muted">{t("loading", { ns: "common" })}</p>}
+      {docs.data && rows.length === 0 && <p className="muted">{search ? t("docs.noMatch") : t("docs.empty")}</p>}
+      {rows.length > 0 && (
+        <div className="table-wrap">
+          <table className="responsive kb-docs">
+            <thead>
+              <tr>
+                <th>{t("docs.name")}</th>
+                <th>{t("docs.status")}</th>
+                <th className="hide-phone">{t("docs.chunks")}</th>
+                <th>{t("docs.actions")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((d) => (
+                <DocumentRow key={`${d.id}:${d.indexing_status}:${d.progress}`} datasetId={datasetId} doc={d} onChanged={docs.reload} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {pages > 1 && (
+        <div className="row kb-pager">
+          <button type="button" className="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+            {t("pager.previous")}
+          </button>
+          <span className="small muted">{t("pager.page", { page, pages })}</span>
+          <button type="button" className="secondary" disabled={page >= pages} onClick={() => setPage(page + 1)}>
+            {t("pager.next")}
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+interface Live {
+  indexing_status: string;
+  progress: number;
+  stages: Record<string, unknown>;
+  error: string | null;
+  error_code: string | null;
+}
+
+/** The document, followed by SSE while it is not finished; `onDone` when it finishes (to refresh chunk counts). */
+function useLiveDocument(datasetId: string, doc: DocumentInfo, onDone: () => void): DocumentInfo {
+  const [live, setLive] = useState<Live | null>(null);
+  const [attempt, setAttempt] = useState(0);
+  const status = live?.indexing_status ?? doc.indexing_status;
+  const terminal = isTerminal(status);
+
+  useEffect(() => {
+    if (terminal) return;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const url = `/api/v1/datasets/${encodeURIComponent(datasetId)}/documents/${encodeURIComponent(doc.id)}/events`;
+    const close = subscribe(
+      url,
+      ["status", "progress"],
+      (_name, data) => {
+        const e = data as Partial<Live>;
+        if (typeof e.indexing_status !== "string") return;
+        setLive({
+          indexing_status: e.indexing_status,
+          progress: typeof e.progress === "number" ? e.progress : 0,
+          stages: (e.stages ?? {}) as Record<string, unknown>,
+          error: e.error ?? null,
+          error_code: e.error_code ?? null,
+        });
+        if (isTerminal(e.indexing_status)) onDone();
+      },
+      // The stream ends when the document is done, or broke: look again in a few seconds.
+      () => {
+        retry = setTimeout(() => setAttempt((n) => n + 1), 3000);
+      },
+    );
+    return () => {
+      close();
+      clearTimeout(retry);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [datasetId, doc.id, terminal, attempt]);
+
+  return live ? { ...doc, ...live } : doc;
+}
+
+function DocumentRow({ datasetId, doc: initial, onChanged }: { datasetId: string; doc: DocumentInfo; onChanged: () => void }) {
+  const { t } = useTranslation("knowledge");
+  const doc = useLiveDocument(datasetId, initial, onChanged);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const stages = stagesOf(doc);
+  const status = doc.indexing_status;
+  const terminal = isTerminal(status);
+  const media = isMedia(doc) && (doc.kind === "video" || doc.kind === "audio" || doc.kind == null);
+  const path = { dataset_id: datasetId, document_id: doc.id };
+
+  const reindex = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await unwrap(api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/reindex", { params: { path } }));
+      onChanged();
+    } catch (exc) {
+      setError(exc);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <tr data-testid="document-row" data-document-id={doc.id} data-status={status}>
+      <td className="kb-doc-name">
+        <Link to={`/knowledge/${datasetId}/documents/${doc.id}`}>{doc.name}</Link>
+        <div className="small muted">
+          {t(`kinds.${doc.kind ?? "unknown"}`, { defaultValue: doc.kind ?? "" })} · {t(`sources.${doc.source}`, { defaultValue: doc.source })}
+          {doc.word_count > 0 && <> · {t("docs.words", { count: doc.word_count })}</>}
+        </div>
+      </td>
+      <td className="kb-doc-status">
+        <span className={`badge ${badgeClass(status)}`}>{t(`status.${status}`, { defaultValue: status })}</span>{" "}
+        {!terminal && <span className="small mono">{Math.round(doc.progress)}%</span>}
+        {!terminal && (
+          <div
+            className="progress kb-progress"
+            data-testid="document-progress"
+            role="progressbar"
+            aria-label={t("docs.progress")}
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={Math.round(doc.progress)}
+          >
+            <span style={{ width: `${Math.min(100, Math.max(0, doc.progress))}%` }} />
+          </div>
+        )}
+        <StageList stages={stages} />
+        {status === "error" && (
+          <p className="error small" role="alert">
+            {documentErrorText(t, doc.error_code, doc.error)}
+          </p>
+        )}
+        <KbError error={error} />
+      </td>
+      <td className="hide-phone mono">{terminal ? doc.segment_count : "–"}</td>
+      <td>
+        <div className="row kb-actions">
+          <Link className="button secondary" to={`/knowledge/${datasetId}/documents/${doc.id}`}>
+            {t("docs.segments")}
+          </Link>
+          {media && status === "completed" && (
+            <Link className="button secondary" to={`/play/document/${doc.id}`} data-testid="document-play">
+              {t("docs.play")}
+            </Link>
+          )}
+          <button type="button" className="secondary" disabled={busy || !terminal} onClick={() => void reindex()} data-testid="document-reindex">
+            {t("docs.reindex")}
+          </button>
+          <ConfirmButton
+            label={t("delete", { ns: "common" })}
+            question={t("docs.confirmDelete", { name: doc.name })}
+            testId="document-delete"
+            onConfirm={async () => {
+              await unwrap(api.DELETE("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } }));
+              onChanged();
+            }}
+          />
+        </div>
+      </td>
+    </tr>
+  );
+}
+
+function badgeClass(status: string): string {
+  if (status === "completed") return "completed";
+  if (status === "error") return "failed";
+  if (status === "waiting") return "waiting";
+  return "running";
+}
+
+const MARK: Record<StageView["state"], string> = { done: "✓", running: "●", failed: "✕", pending: "○" };
+
+function duration(seconds: number | null): string {
+  if (seconds == null) return "";
+  return seconds < 10 ? `${seconds.toFixed(1)} s` : seconds < 120 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
+}
+
+/** The stages in a row: each with its state mark and how long it took; the details (times, error) in a tooltip. */
+export function StageList({ stages }: { stages: StageView[] }) {
+  const { t } = useTranslation("knowledge");
+  return (
+    <ol className="kb-stages" aria-label={t("docs.stages")}>
+      {stages.map((s) => {
+        const state = t(`stageState.${s.state}`);
+        const title = [
+          `${t(`stages.${s.name}`, { defaultValue: s.name })}: ${state}`,
+          s.startedAt && t("docs.started", { at: new Date(s.startedAt).toLocaleString() }),
+          s.completedAt && t("docs.completed", { at: new Date(s.completedAt).toLocaleString() }),
+          s.error,
+        ]
+          .filter(Boolean)
+          .join("\n");
+        return (
+          <li key={s.name} className={`kb-stage ${s.state}`} title={title} data-stage={s.name} data-state={s.state}>
+            <span aria-hidden="true">{MARK[s.state]}</span> {t(`stages.${s.name}`, { defaultValue: s.name })}
+            <span className="sr-only"> ({state})</span>
+            {s.state === "done" && s.seconds != null && <span className="muted"> {duration(s.seconds)}</span>}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
