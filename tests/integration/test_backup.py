@@ -44,8 +44,8 @@ TEXTS = {
     "Trains": "The night train to Vienna leaves platform four at eleven and arrives before breakfast.",
 }
 NOTES = b"# Lighthouse notes\n\nThe lighthouse lamp is cleaned every Tuesday by the harbour master.\n"
-ASKED = ["Which eruption caused a year without summer?", "When is the lighthouse lamp cleaned?",
-         "When does the night train arrive?", *QUESTIONS.values()]
+ASKED = ["Which eruption caused a year without summer?", "When is the lighthouse lamp cleaned?", QUESTIONS[3],
+         QUESTIONS[4]]
 
 
 def _pg_bin(request: pytest.FixtureRequest, backend: Backend) -> dict[str, str]:
@@ -77,6 +77,12 @@ def vidrag(tmp: Path, data_dir: Path, backend: Backend, extra: dict[str, str], *
     finally:
         os.chdir(cwd)
     return Result(outcome.exit_code, outcome.output)
+
+
+def without_workers(backend: Backend) -> dict[str, Any]:
+    """The installation's database without Redis: jobs run in the API process. Restored knowledge answers the
+    same either way, and a Celery worker takes up to ~25 s to stop on this loaded VM."""
+    return {k: v for k, v in backend.settings().items() if k != "redis_url"}
 
 
 def answers(client: httpx.Client, dataset: str) -> dict[str, Any]:
@@ -223,7 +229,7 @@ def test_backup_without_media_and_restore_onto_a_non_empty_target(installation: 
     forced = vidrag(tmp_path, data_dir, target, inst.env, "restore", "--force", str(archive))
     assert forced.code == 0, forced.output
 
-    svc = start_in_thread(make_settings(data_dir, **target.settings()))
+    svc = start_in_thread(make_settings(data_dir, **without_workers(target)))
     try:
         assert answers(svc.client, inst.dataset) == inst.seen  # the knowledge needs no media
         gone = svc.client.get(f"/api/v1/files/{inst.video_name}")
@@ -273,7 +279,7 @@ def test_backup_while_documents_keep_arriving_is_consistent(module_backends: Mod
     target, data_dir = module_backends.new(), tmp_path / "restored"
     restored = vidrag(tmp_path, data_dir, target, env, "restore", str(archive))
     assert restored.code == 0, restored.output  # the restore re-counts every table against the manifest
-    restored_svc = start_in_thread(make_settings(data_dir, **target.settings()))
+    restored_svc = start_in_thread(make_settings(data_dir, **without_workers(target)))
     try:
         docs = restored_svc.client.get(f"/api/v1/datasets/{dataset}/documents", params={"limit": 100}).json()
         assert docs["total"] == counts["documents"]
