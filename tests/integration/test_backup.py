@@ -389,3 +389,28 @@ def test_damaged_archive_with_force_leaves_the_existing_installation_alone(small
     assert result.code == 3, result.output
     assert "checksum" in result.output
     assert (data_dir / "vidrag.db").read_bytes() == before
+
+
+def test_an_older_backup_is_migrated_forward(tmp_path: Path) -> None:
+    """A backup taken at schema 0003 (before the PostgreSQL search migration) restores and is brought to head."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from vidrag.storage.db import MIGRATIONS_DIR
+
+    old = tmp_path / "old"
+    old.mkdir()
+    engine = create_engine(f"sqlite:///{old / 'vidrag.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0003")
+    engine.dispose()
+    archive = tmp_path / "old.tar.zst"
+    assert vidrag(tmp_path, old, Backend("embedded"), {}, "backup", "-o", str(archive)).code == 0
+    assert manifest_of(archive)["schema_revision"] == "0003"
+    restored = vidrag(tmp_path, tmp_path / "new", Backend("embedded"), {}, "restore", str(archive))
+    assert restored.code == 0, restored.output
+    assert "migrated 0003 → 0004" in restored.output

@@ -95,6 +95,10 @@ def backup(output: Annotated[Path | None, typer.Option(
             result = service.backup(output, include_media=include_media, progress=bar)
     except BackupError as exc:
         raise _fail(exc) from exc
+    except OSError as exc:  # the disk: full, read-only, permissions
+        console.print(f"[red]✗ {escape(str(exc))}: free space or fix permissions, then run it again[/red]",
+                      soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from exc
     m = result.manifest
     console.print(f"{m.database_kind} database, schema {m.schema_revision}:")
     console.print(_counts_table(m.counts))
@@ -122,6 +126,10 @@ def restore(path: Annotated[Path, typer.Argument(help="an archive made by `vidra
             result = service.restore(path, force=force, progress=bar)
     except BackupError as exc:
         raise _fail(exc) from exc
+    except OSError as exc:  # the disk: full, read-only, permissions
+        console.print(f"[red]✗ {escape(str(exc))}: free space or fix permissions, then run it again[/red]",
+                      soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from exc
     m = result.manifest
     migrated = (f", migrated {m.schema_revision} → {result.schema_revision}"
                 if result.schema_revision != m.schema_revision else "")
