@@ -22,8 +22,9 @@ from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client import start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,8 +62,10 @@ def install(app: FastAPI, container: Container) -> Metrics:
     async def scrape(request: Request) -> Response:
         if settings.metrics_require_api_key:
             require_api_key(request, container)
-        body = await run_in_threadpool(generate_latest, metrics.registry)  # the state collector queries the DB
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        # the format Prometheus asks for (OpenMetrics, else text 0.0.4), as the workers' server does
+        encode, content_type = choose_encoder(request.headers.get("accept", ""))
+        body = await run_in_threadpool(encode, metrics.registry)  # the state collector queries the DB
+        return Response(body, headers={"Content-Type": content_type})
 
     app.add_api_route(METRICS_PATH, scrape, methods=["GET"], include_in_schema=False)
     return metrics
@@ -215,13 +218,14 @@ class StateCollector(Collector):
     def _database(self) -> Iterable[Metric]:
         now = utcnow()
         with self.container.db.session() as s:
-            tasks = dict(s.execute(select(TaskRow.status, func.count()).group_by(TaskRow.status)).tuples().all())
+            tasks: dict[str, int] = {status: count for status, count in s.execute(
+                select(TaskRow.status, func.count()).group_by(TaskRow.status))}
             oldest_queued = s.scalar(select(func.min(TaskRow.created_at))
                                      .where(TaskRow.status == TaskStatus.QUEUED.value))
             oldest_running = s.scalar(select(func.min(TaskRow.started_at))
                                       .where(TaskRow.status == TaskStatus.RUNNING.value))
-            docs = dict(s.execute(select(DocumentRow.indexing_status, func.count())
-                                  .group_by(DocumentRow.indexing_status)).tuples().all())
+            docs: dict[str, int] = {state: count for state, count in s.execute(
+                select(DocumentRow.indexing_status, func.count()).group_by(DocumentRow.indexing_status))}
             oldest_doc = s.scalar(select(func.min(DocumentRow.created_at)).where(DocumentRow.indexing_status.notin_(
                 (IndexingStage.COMPLETED.value, IndexingStage.ERROR.value))))
         by_state = GaugeMetricFamily("vidrag_tasks", "Download tasks by state", labels=["state"])

@@ -116,7 +116,8 @@ class WorkerProcess:
             setup_logging.connect(own_logging, weak=False)
         self.start_background()
         try:
-            Worker(**self._controller_options(), loglevel=loglevel, redirect_stdouts=False).start()
+            Worker(**self._controller_options(), loglevel=loglevel, redirect_stdouts=False,
+                   quiet=self.container.settings.log_format == "json").start()  # no banner amid JSON lines
         finally:
             self.stop_background()
             self.container.db.dispose()

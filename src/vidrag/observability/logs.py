@@ -121,3 +121,5 @@ def configure_logging(log_format: str, level: str) -> None:
         handler.setFormatter(TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for chatty in ("httpx", "httpcore"):  # a line per outgoing request (embeddings, LLM, rerank) at INFO
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, GCCollector, Histogram, PlatformCollector, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from vidrag.domain.errors import TaskCancelled
 
@@ -64,6 +72,7 @@ class Metrics:
     """The metrics of one API app or one worker process, in a registry of its own."""
 
     def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = True) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide; Prometheus 2 stores *_created as series
         self.registry = registry or CollectorRegistry()
         if process:  # the client's default collectors: process_*, python_info, python_gc_*
             ProcessCollector(registry=self.registry)
