@@ -116,34 +116,34 @@ function DocumentPlayer({ id }: { id: string }) {
               </button>
             </div>
           )}
-          <Details
-            rows={[
-              [
-                t("player.knowledgeBase"),
-                <Link key="kb" to={`/knowledge/${encodeURIComponent(player.data.dataset_id)}`}>
-                  {dataset.data?.name ?? player.data.dataset_id}
-                </Link>,
-              ],
-              [t("player.duration"), duration != null ? clock(duration) : null],
-              [t("player.source"), doc.source_url ? <ExternalLink url={doc.source_url} /> : null],
-            ]}
-          >
-            <a className="button secondary" href={withKey(`${mediaUrl}?download=true`)} download>
-              {t("player.download")}
-            </a>
-            {lines.length > 0 && (
-              <span className="row player-exports">
-                <span className="muted small">{t("player.export")}:</span>
-                {["srt", "vtt", "txt"].map((f) => (
-                  <a key={f} href={exportUrl(f)} download data-testid={`transcript-export-${f}`}>
-                    {f.toUpperCase()}
-                  </a>
-                ))}
-              </span>
-            )}
-          </Details>
         </div>
         <Transcript lines={lines} cited={cited} marks={marks} mediaRef={mediaRef} />
+        <Details
+          rows={[
+            [
+              t("player.knowledgeBase"),
+              <Link key="kb" to={`/knowledge/${encodeURIComponent(player.data.dataset_id)}`}>
+                {dataset.data?.name ?? player.data.dataset_id}
+              </Link>,
+            ],
+            [t("player.duration"), duration != null ? clock(duration) : null],
+            [t("player.source"), doc.source_url ? <ExternalLink url={doc.source_url} /> : null],
+          ]}
+        >
+          <a className="button secondary" href={withKey(`${mediaUrl}?download=true`)} download>
+            {t("player.download")}
+          </a>
+          {lines.length > 0 && (
+            <span className="row player-exports">
+              <span className="muted small">{t("player.export")}:</span>
+              {["srt", "vtt", "txt"].map((f) => (
+                <a key={f} href={exportUrl(f)} download data-testid={`transcript-export-${f}`}>
+                  {f.toUpperCase()}
+                </a>
+              ))}
+            </span>
+          )}
+        </Details>
       </div>
     </div>
   );
@@ -358,18 +358,6 @@ function TaskView({ task, notice }: { task: Task; notice: string }) {
           ) : (
             <div className="notice">{t("player.noPlayableFile")}</div>
           )}
-          <Details
-            rows={[
-              [t("player.duration"), duration != null ? clock(duration) : null],
-              [t("player.source"), task.url ? <ExternalLink url={task.url} /> : null],
-            ]}
-          >
-            {file && (
-              <a className="button secondary" href={withKey(`${file.url}?download=true`)} download>
-                {t("player.download")}
-              </a>
-            )}
-          </Details>
         </div>
         <section className="panel player-transcript" aria-labelledby="player-transcript">
           <h2 id="player-transcript">{t("player.transcript")}</h2>
@@ -380,6 +368,18 @@ function TaskView({ task, notice }: { task: Task; notice: string }) {
             </Link>
           </div>
         </section>
+        <Details
+          rows={[
+            [t("player.duration"), duration != null ? clock(duration) : null],
+            [t("player.source"), task.url ? <ExternalLink url={task.url} /> : null],
+          ]}
+        >
+          {file && (
+            <a className="button secondary" href={withKey(`${file.url}?download=true`)} download>
+              {t("player.download")}
+            </a>
+          )}
+        </Details>
       </div>
     </div>
   );
