@@ -61,7 +61,7 @@ esac
 installed_python() {  # where the interpreter is (or will be) once this script has run
   if [ "$METHOD" = deadsnakes ]; then echo "/usr/bin/python$VERSION"; return; fi
   local found
-  found=$(find "$PYENV_ROOT_DIR/versions" -maxdepth 1 -name "$VERSION.*" -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+  found=$(find "$PYENV_ROOT_DIR/versions" -maxdepth 1 -name "$VERSION.*" -printf '%f\n' 2>/dev/null | sort -V | tail -n 1 || true)
   echo "$PYENV_ROOT_DIR/versions/${found:-$VERSION.x}/bin/python$VERSION"
 }
 
