@@ -2,7 +2,8 @@
 import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api, type DocumentInfo, type Task, unwrap } from "../../api/client";
+import { api, type DocumentInfo, type Task } from "../../api/client";
+import { call } from "./api";
 import { bytes } from "../../lib/format";
 import { useLoad } from "../../lib/hooks";
 import { checkUpload } from "./logic";
@@ -89,7 +90,7 @@ function ByUrl({ datasetId, onAdded }: Props) {
       onSubmit={(e) => {
         e.preventDefault();
         void submit(async () => {
-          const r = await unwrap(
+          const r = await call(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-by-url", {
               params: { path: { dataset_id: datasetId } },
               body: { url: url.trim(), name: name.trim() || null },
@@ -138,7 +139,7 @@ function taskTitle(task: Task): string {
 function FromTask({ datasetId, onAdded }: Props) {
   const { t } = useTranslation("knowledge");
   const tasks = useLoad(
-    () => unwrap(api.GET("/api/v1/tasks", { params: { query: { status: ["completed"], limit: 100 } } })),
+    () => call(api.GET("/api/v1/tasks", { params: { query: { status: ["completed"], limit: 100 } } })),
     [],
   );
   const [taskId, setTaskId] = useState("");
@@ -150,7 +151,7 @@ function FromTask({ datasetId, onAdded }: Props) {
       onSubmit={(e) => {
         e.preventDefault();
         void submit(async () => {
-          const r = await unwrap(
+          const r = await call(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-from-task", {
               params: { path: { dataset_id: datasetId } },
               body: { task_id: taskId },
@@ -191,7 +192,7 @@ function FromTask({ datasetId, onAdded }: Props) {
 
 function ByFile({ datasetId, onAdded }: Props) {
   const { t } = useTranslation("knowledge");
-  const system = useLoad(() => unwrap(api.GET("/api/v1/system")), []);
+  const system = useLoad(() => call(api.GET("/api/v1/system")), []);
   const maxMb = system.data?.limits?.["max_upload_mb"];
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState("");
@@ -224,7 +225,7 @@ function ByFile({ datasetId, onAdded }: Props) {
         if (!file) return;
         void submit(async () => {
           const chosen = file;
-          const r = await unwrap(
+          const r = await call(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-by-file", {
               params: { path: { dataset_id: datasetId } },
               // multipart: the typed body says `file: string`, the browser sends the File itself
@@ -289,7 +290,7 @@ function ByText({ datasetId, onAdded }: Props) {
       onSubmit={(e) => {
         e.preventDefault();
         void submit(async () => {
-          const r = await unwrap(
+          const r = await call(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-by-text", {
               params: { path: { dataset_id: datasetId } },
               body: { name: name.trim(), text },
@@ -301,11 +302,11 @@ function ByText({ datasetId, onAdded }: Props) {
         });
       }}
     >
-      <label>
+      <label className="kb-block">
         {t("add.textName")}
         <input data-testid="source-text-name" value={name} required maxLength={500} onChange={(e) => setName(e.target.value)} />
       </label>
-      <label>
+      <label className="kb-block">
         {t("add.text")}
         <textarea data-testid="source-text-input" value={text} required rows={6} onChange={(e) => setText(e.target.value)} />
       </label>

@@ -3,13 +3,14 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
-import { api, type Dataset, unwrap } from "../../api/client";
+import { api, type Dataset } from "../../api/client";
+import { call } from "./api";
 import { useLoad } from "../../lib/hooks";
 import { ConfirmButton, KbError } from "./parts";
 
 export default function DatasetList() {
   const { t } = useTranslation("knowledge");
-  const list = useLoad(() => unwrap(api.GET("/api/v1/datasets", { params: { query: { limit: 100 } } })), []);
+  const list = useLoad(() => call(api.GET("/api/v1/datasets", { params: { query: { limit: 100 } } })), []);
   const datasets = list.data?.data ?? [];
 
   return (
@@ -50,7 +51,7 @@ function DatasetCard({ dataset: d, onDeleted }: { dataset: Dataset; onDeleted: (
           label={t("delete", { ns: "common" })}
           question={t("list.confirmDelete", { name: d.name })}
           onConfirm={async () => {
-            await unwrap(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: d.id } } }));
+            await call(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: d.id } } }));
             onDeleted();
           }}
         />
@@ -74,7 +75,7 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
     setError(null);
     setCreated(null);
     try {
-      const d = await unwrap(
+      const d = await call(
         api.POST("/api/v1/datasets", { body: { name: name.trim(), description: description.trim() } }),
       );
       setCreated(d);

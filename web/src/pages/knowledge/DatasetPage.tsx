@@ -3,7 +3,8 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
-import { api, type Dataset, unwrap } from "../../api/client";
+import { api, type Dataset } from "../../api/client";
+import { call } from "./api";
 import { useLoad } from "../../lib/hooks";
 import AddSources from "./AddSources";
 import Documents from "./Documents";
@@ -19,7 +20,7 @@ export default function DatasetPage() {
   const [params, setParams] = useSearchParams();
   const tab: Tab = (TABS as readonly string[]).includes(params.get("tab") ?? "") ? (params.get("tab") as Tab) : "documents";
   const ds = useLoad(
-    () => unwrap(api.GET("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: datasetId } } })),
+    () => call(api.GET("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: datasetId } } })),
     [datasetId],
   );
   // Bumped when a source is added, so the documents table loads again.
@@ -97,16 +98,16 @@ function Settings({ dataset, onSaved }: { dataset: Dataset; onSaved: () => void 
         onSubmit={(e) => {
           e.preventDefault();
           void run(
-            () => unwrap(api.PATCH("/api/v1/datasets/{dataset_id}", { params: { path }, body: { name: name.trim(), description } })),
+            () => call(api.PATCH("/api/v1/datasets/{dataset_id}", { params: { path }, body: { name: name.trim(), description } })),
             t("settings.saved"),
           );
         }}
       >
-        <label>
+        <label className="kb-block">
           {t("create.name")}
           <input value={name} maxLength={255} required onChange={(e) => setName(e.target.value)} />
         </label>
-        <label>
+        <label className="kb-block">
           {t("create.description")}
           <textarea value={description} maxLength={5000} onChange={(e) => setDescription(e.target.value)} />
         </label>
@@ -128,7 +129,7 @@ function Settings({ dataset, onSaved }: { dataset: Dataset; onSaved: () => void 
             type="button"
             className="secondary"
             disabled={busy}
-            onClick={() => void run(() => unwrap(api.POST("/api/v1/datasets/{dataset_id}/reembed", { params: { path } })), t("settings.reembedStarted"))}
+            onClick={() => void run(() => call(api.POST("/api/v1/datasets/{dataset_id}/reembed", { params: { path } })), t("settings.reembedStarted"))}
           >
             {t("settings.reembed")}
           </button>
@@ -149,7 +150,7 @@ function Settings({ dataset, onSaved }: { dataset: Dataset; onSaved: () => void 
             question={t("list.confirmDelete", { name: dataset.name })}
             testId="kb-delete"
             onConfirm={async () => {
-              await unwrap(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path } }));
+              await call(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path } }));
               void navigate("/knowledge");
             }}
           />

@@ -3,7 +3,8 @@ import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
-import { api, type DocumentInfo, unwrap } from "../../api/client";
+import { api, type DocumentInfo } from "../../api/client";
+import { call } from "./api";
 import { subscribe } from "../../api/sse";
 import { useLoad } from "../../lib/hooks";
 import { isMedia, isTerminal, type StageView, stagesOf } from "./logic";
@@ -18,7 +19,7 @@ export default function Documents({ datasetId, refresh }: { datasetId: string; r
   const [search, setSearch] = useState("");
   const docs = useLoad(
     () =>
-      unwrap(
+      call(
         api.GET("/api/v1/datasets/{dataset_id}/documents", {
           params: { path: { dataset_id: datasetId }, query: { page, limit: LIMIT, keyword: search || undefined } },
         }),
@@ -159,7 +160,7 @@ function DocumentRow({ datasetId, doc: initial, onChanged }: { datasetId: string
     setBusy(true);
     setError(null);
     try {
-      await unwrap(api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/reindex", { params: { path } }));
+      await call(api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/reindex", { params: { path } }));
       onChanged();
     } catch (exc) {
       setError(exc);
@@ -220,7 +221,7 @@ function DocumentRow({ datasetId, doc: initial, onChanged }: { datasetId: string
             question={t("docs.confirmDelete", { name: doc.name })}
             testId="document-delete"
             onConfirm={async () => {
-              await unwrap(api.DELETE("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } }));
+              await call(api.DELETE("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } }));
               onChanged();
             }}
           />
@@ -230,7 +231,7 @@ function DocumentRow({ datasetId, doc: initial, onChanged }: { datasetId: string
   );
 }
 
-function badgeClass(status: string): string {
+export function badgeClass(status: string): string {
   if (status === "completed") return "completed";
   if (status === "error") return "failed";
   if (status === "waiting") return "waiting";

@@ -4,10 +4,11 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 
-import { api, type DocumentInfo, type Segment, unwrap, withKey } from "../../api/client";
+import { api, type DocumentInfo, type Segment, withKey } from "../../api/client";
+import { call } from "./api";
 import { span } from "../../lib/format";
 import { useLoad } from "../../lib/hooks";
-import { StageList } from "./Documents";
+import { badgeClass, StageList } from "./Documents";
 import { isMedia, playerLink, queryTerms, stagesOf } from "./logic";
 import { documentErrorText, Highlighted, KbError } from "./parts";
 
@@ -18,14 +19,14 @@ export default function SegmentsPage() {
   const { t } = useTranslation("knowledge");
   const { datasetId = "", documentId = "" } = useParams();
   const path = { dataset_id: datasetId, document_id: documentId };
-  const doc = useLoad(() => unwrap(api.GET("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } })), [datasetId, documentId]);
+  const doc = useLoad(() => call(api.GET("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } })), [datasetId, documentId]);
   const [page, setPage] = useState(1);
   const [keyword, setKeyword] = useState("");
   const [search, setSearch] = useState("");
   const [status, setStatus] = useState<StatusFilter>("");
   const segs = useLoad(
     () =>
-      unwrap(
+      call(
         api.GET("/api/v1/datasets/{dataset_id}/documents/{document_id}/segments", {
           params: { path, query: { page, limit: LIMIT, keyword: search || undefined, status: status || undefined } },
         }),
@@ -112,7 +113,7 @@ function DocumentHeader({ datasetId, doc }: { datasetId: string; doc: DocumentIn
     <div className="panel stack">
       <div className="row">
         <h1 className="grow kb-doc-title">{doc.name}</h1>
-        <span className="badge">{t(`status.${doc.indexing_status}`, { defaultValue: doc.indexing_status })}</span>
+        <span className={`badge ${badgeClass(doc.indexing_status)}`}>{t(`status.${doc.indexing_status}`, { defaultValue: doc.indexing_status })}</span>
         {media && doc.indexing_status === "completed" && (
           <Link className="button secondary" to={`/play/document/${doc.id}`}>
             {t("docs.play")}
@@ -158,14 +159,18 @@ function SegmentItem({ datasetId, segment, terms, media }: { datasetId: string; 
   const update = async (body: { content?: string; enabled?: boolean }) => {
     setBusy(true);
     setError(null);
+    const before = s;
+    // The switch follows the click at once; it goes back if the service refuses.
+    if (body.enabled !== undefined) setS({ ...s, enabled: body.enabled });
     try {
-      const next = await unwrap(
+      const next = await call(
         api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}", { params: { path }, body: { segment: body } }),
       );
       setS(next);
       setDraft(next.content);
       setEditing(false);
     } catch (exc) {
+      setS(before);
       setError(exc);
     } finally {
       setBusy(false);

@@ -24,10 +24,10 @@ const doc = (over: Partial<StagedDocument>): StagedDocument => ({
 });
 
 describe("stages of a document", () => {
-  it("media, documents and pasted text go through different stages", () => {
+  it("media and documents (pasted text too) go through different stages", () => {
     expect(stageNames(doc({}))).toEqual(["download", "transcribe", "chunk", "embed", "index"]);
     expect(stageNames(doc({ source: "upload_file", kind: "pdf", task_id: null }))).toEqual(["parse", "chunk", "embed", "index"]);
-    expect(stageNames(doc({ source: "text", kind: "text", task_id: null }))).toEqual(["chunk", "embed", "index"]);
+    expect(stageNames(doc({ source: "text", kind: "text", task_id: null }))).toEqual(["parse", "chunk", "embed", "index"]);
     // an uploaded video is downloaded by a task like a URL
     expect(stageNames(doc({ source: "upload_file", kind: "video", task_id: "t2" }))[0]).toBe("download");
     // a stage the console does not know yet is still shown
@@ -52,8 +52,8 @@ describe("stages of a document", () => {
       ["embed", "pending"],
       ["index", "pending"],
     ]);
-    expect(views[0].seconds).toBe(4);
-    expect(views[1].seconds).toBe(6); // so far
+    expect(views[0]?.seconds).toBe(4);
+    expect(views[1]?.seconds).toBe(6); // so far
   });
 
   it("the failed stage carries its error", () => {
@@ -90,7 +90,7 @@ describe("stages of a document", () => {
 
   it("a completed document has every stage done", () => {
     const at = { started_at: "2025-01-01T00:00:00Z", completed_at: "2025-01-01T00:00:01Z" };
-    const views = stagesOf(doc({ source: "text", kind: "text", task_id: null, indexing_status: "completed", stages: { chunk: at, embed: at, index: at } }));
+    const views = stagesOf(doc({ source: "text", kind: "text", task_id: null, indexing_status: "completed", stages: { parse: at, chunk: at, embed: at, index: at } }));
     expect(views.every((v) => v.state === "done")).toBe(true);
   });
 });
@@ -203,5 +203,16 @@ describe("term highlighting", () => {
     expect(highlight("costs $5 (approx)", ["$5"]).filter((p) => p.hit).map((p) => p.text)).toEqual(["$5"]);
     expect(highlight("a.b*c abbbc", ["b*c"]).filter((p) => p.hit).map((p) => p.text)).toEqual(["b*c"]);
     expect(highlight("x a+b y", ["a+b"]).filter((p) => p.hit).map((p) => p.text)).toEqual(["a+b"]);
+  });
+});
+
+describe("API errors keep the service's code", () => {
+  it("a 409 whose body openapi-fetch already read still says dataset_name_taken", async () => {
+    const { call } = await import("./api");
+    const { ApiError } = await import("../../api/client");
+    const response = new Response("", { status: 409, statusText: "Conflict" });
+    const failed = call(Promise.resolve({ error: { code: "dataset_name_taken", message: "pick another name" }, response }));
+    await expect(failed).rejects.toBeInstanceOf(ApiError);
+    await expect(failed).rejects.toMatchObject({ status: 409, code: "dataset_name_taken", message: "pick another name" });
   });
 });

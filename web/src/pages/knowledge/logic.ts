@@ -4,10 +4,9 @@ import type { DocumentInfo, Schemas } from "../../api/client";
 
 // --- stages ----------------------------------------------------------------------------------------------------
 // The ingestion job's stages (src/vidrag/services/ingest_job.py): media is downloaded and transcribed, documents
-// parsed, pasted text only chunked; then every kind is chunked, embedded and indexed.
+// (pasted text too) parsed; then every kind is chunked, embedded and indexed.
 export const MEDIA_STAGES = ["download", "transcribe", "chunk", "embed", "index"] as const;
 export const DOCUMENT_STAGES = ["parse", "chunk", "embed", "index"] as const;
-export const TEXT_STAGES = ["chunk", "embed", "index"] as const;
 export const TERMINAL = ["completed", "error"] as const;
 
 export type StageState = "pending" | "running" | "done" | "failed";
@@ -40,7 +39,7 @@ export function isMedia(doc: Pick<DocumentInfo, "kind" | "task_id" | "source">):
 
 /** The stages a document goes through, in order (plus any the service recorded that we do not know yet). */
 export function stageNames(doc: StagedDocument): string[] {
-  const base: readonly string[] = isMedia(doc) ? MEDIA_STAGES : doc.source === "text" ? TEXT_STAGES : DOCUMENT_STAGES;
+  const base: readonly string[] = isMedia(doc) ? MEDIA_STAGES : DOCUMENT_STAGES;
   const extra = Object.keys(doc.stages ?? {}).filter((s) => !base.includes(s));
   return [...base, ...extra];
 }
