@@ -40,6 +40,7 @@ from tests.support.prometheus import (
     running_prometheus,
 )
 from tests.support.service import RunningService, free_port, start_in_thread, stop_group, wait_for_task
+from vidrag.api.metrics import memory_limit_bytes
 
 STAGES = ("download", "extract_audio", "transcribe", "chunk", "embed", "index")
 VIDRAG = Path(sys.executable).parent / "vidrag"
@@ -382,3 +383,22 @@ def test_worker_process_serves_metrics_and_logs_json(tmp_path: Path, pg_database
     entries = [json.loads(line) for line in lines]  # every line: JSON
     assert any(e["logger"].startswith("celery") and "ready" in e["message"] for e in entries), entries[-5:]
     assert any(e["logger"] == "vidrag.api.metrics" and str(port) in e["message"] for e in entries)
+
+
+def test_memory_limit_is_the_cgroup_limit_else_the_ram(tmp_path: Path) -> None:
+    proc, cgroup = tmp_path / "proc", tmp_path / "cgroup"
+    (proc / "self").mkdir(parents=True)
+    (proc / "self" / "cgroup").write_text("0::/system.slice/vidrag.service\n")
+    (proc / "meminfo").write_text("MemTotal:        4000000 kB\nMemFree:  100 kB\n")
+    unit = cgroup / "system.slice" / "vidrag.service"
+    unit.mkdir(parents=True)
+    (unit / "memory.max").write_text("max\n")  # systemd without MemoryMax
+    assert memory_limit_bytes(cgroup, proc) == 4000000 * 1024
+    (unit / "memory.max").write_text("1073741824\n")  # MemoryMax=1G
+    assert memory_limit_bytes(cgroup, proc) == 2**30
+    (proc / "self" / "cgroup").write_text("0::/\n")  # a container: its own namespace root
+    (cgroup / "memory.max").write_text("536870912\n")
+    assert memory_limit_bytes(cgroup, proc) == 2**29
+    real = memory_limit_bytes()
+    assert real is not None
+    assert real > 2**26

@@ -113,6 +113,7 @@ class WorkerProcess:
 
         worker_shutting_down.connect(on_shutdown, weak=False)
         if self.container.settings.log_format == "json":  # Celery's own lines included
+            own_logging()  # before Celery starts: its start-up warnings too
             setup_logging.connect(own_logging, weak=False)
         self.start_background()
         try:

@@ -111,6 +111,7 @@ def configure_logging(log_format: str, level: str) -> None:
     setattr(handler, _HANDLER_MARK, True)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
+        logging.captureWarnings(True)  # warnings.warn() output becomes a log line (py.warnings), not raw text
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             uvicorn_logger = logging.getLogger(name)
             uvicorn_logger.handlers = []
