@@ -4,6 +4,7 @@ import { useTranslation } from "react-i18next";
 
 import { api, ApiError, authHeaders, errorOf, type Schemas, type Task } from "../../api/client";
 import { ErrorMessage } from "../../components/ErrorMessage";
+import { apiErrorOf } from "./call";
 import { parseUrls } from "./urls";
 
 export const QUALITIES = [2160, 1440, 1080, 720, 480, 360] as const;
@@ -76,8 +77,8 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: () => void }) {
     const results = await Promise.all(
       parsed.urls.map(async (url): Promise<Outcome> => {
         try {
-          const { response } = await api.POST("/api/v1/tasks", { body: taskBody(url, options) });
-          if (!response.ok) return { url, error: await errorOf(response) };
+          const { response, error } = await api.POST("/api/v1/tasks", { body: taskBody(url, options) });
+          if (!response.ok) return { url, error: await apiErrorOf(response, error) };
           return { url, created: response.status === 201 };
         } catch (exc) {
           return { url, error: new ApiError(0, "network", exc instanceof Error ? exc.message : String(exc)) };
@@ -178,7 +179,9 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: () => void }) {
           data-testid="submit-urls"
           disabled={sending || nothingToDo || parsed.problems.length > 0}
         >
-          {sending ? t("form.submitting") : t("form.submit", { count: parsed.urls.length })}
+          {sending ? t("form.submitting") : parsed.urls.length > 1
+              ? t("form.submitMany", { count: parsed.urls.length })
+              : t("form.submit")}
         </button>
         <label className="button secondary dl-upload">
           {t("form.upload")}

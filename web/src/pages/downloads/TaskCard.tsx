@@ -3,13 +3,16 @@ import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
-import { api, type Task, type TaskFile, unwrap, withKey } from "../../api/client";
+import { api, type Task, type TaskFile, withKey } from "../../api/client";
 import { subscribe } from "../../api/sse";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { bytes, clock } from "../../lib/format";
+import { call } from "./call";
 import { type Action, actionsFor, applyEvent, isActive, type Live, liveOf, merge, progressView } from "./progress";
 
 const RECONNECT_MS = 3000;
+// The service's own words for a stage (src/vidrag/services/download_job.py): the stage name already says them.
+const STAGE_MESSAGES = new Set(["Queued", "Downloading", "Extracting audio", "Saving files", "Done"]);
 
 /** The task's live state: the list's copy, overtaken by its event stream while it is active. */
 export function useLiveTask(task: Task, onFinished: () => void): Live {
@@ -91,7 +94,7 @@ export interface TaskCardProps {
 }
 
 export function TaskCard({ task, onChanged }: TaskCardProps) {
-  const { t } = useTranslation("downloads");
+  const { t, i18n } = useTranslation("downloads");
   const live = useLiveTask(task, onChanged);
   const [busy, setBusy] = useState<Action | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -110,9 +113,9 @@ export function TaskCard({ task, onChanged }: TaskCardProps) {
     setError(null);
     try {
       const path = { params: { path: { task_id: task.id } } };
-      if (action === "cancel") await unwrap(api.POST("/api/v1/tasks/{task_id}/cancel", path));
-      else if (action === "retry") await unwrap(api.POST("/api/v1/tasks/{task_id}/retry", path));
-      else await unwrap(api.DELETE("/api/v1/tasks/{task_id}", path));
+      if (action === "cancel") await call(api.POST("/api/v1/tasks/{task_id}/cancel", path));
+      else if (action === "retry") await call(api.POST("/api/v1/tasks/{task_id}/retry", path));
+      else await call(api.DELETE("/api/v1/tasks/{task_id}", path));
       onChanged();
     } catch (exc) {
       setError(exc);
@@ -139,7 +142,7 @@ export function TaskCard({ task, onChanged }: TaskCardProps) {
         </div>
         <div className="dl-meta small muted">
           {duration != null && <span>{t("task.duration", { time: clock(duration) })}</span>}
-          <span>{t("task.created", { time: new Date(task.created_at).toLocaleString() })}</span>
+          <span>{t("task.created", { time: new Date(task.created_at).toLocaleString(i18n.language) })}</span>
         </div>
 
         {(active || live.status === "completed") && (
@@ -155,7 +158,7 @@ export function TaskCard({ task, onChanged }: TaskCardProps) {
         {active && (
           <div className="dl-meta small">
             {stage && <span>{stage}</span>}
-            {live.message && live.message !== stage && <span className="muted">{live.message}</span>}
+            {live.message && !STAGE_MESSAGES.has(live.message) && <span className="muted">{live.message}</span>}
             {view.size && <span className="mono">{view.size}</span>}
             {view.speed && (
               <span className="mono">
@@ -171,9 +174,10 @@ export function TaskCard({ task, onChanged }: TaskCardProps) {
         )}
 
         {live.error && !active && (
-          <p className="error small" role="status">
-            {t(`taskError.${live.error.code}`, { defaultValue: t("taskError.fallback") })} {live.error.message}
-          </p>
+          <div className="error small dl-error" role="status">
+            <span>{t(`taskError.${live.error.code}`, { defaultValue: t("taskError.fallback") })}</span>
+            <span className="dl-error-detail">{live.error.message}</span>
+          </div>
         )}
 
         {live.status === "completed" && files.length > 0 && (
