@@ -145,7 +145,7 @@ function useLiveDocument(datasetId: string, doc: DocumentInfo, onDone: () => voi
   return live ? { ...doc, ...live } : doc;
 }
 
-function DocumentRow({ datasetId, doc: initial, onChanged }: { datasetId: string; doc: DocumentInfo; onChanged: () => void }) {
+export function DocumentRow({ datasetId, doc: initial, onChanged }: { datasetId: string; doc: DocumentInfo; onChanged: () => void }) {
   const { t } = useTranslation("knowledge");
   const doc = useLiveDocument(datasetId, initial, onChanged);
   const [busy, setBusy] = useState(false);

@@ -163,6 +163,7 @@ export default function HitTesting({ datasetId }: { datasetId: string }) {
                   <label key={d.id} className="inline">
                     <input type="checkbox" checked={form.documentIds.includes(d.id)} onChange={() => toggle("documentIds", d.id)} />
                     {d.name}
+                    <span className="muted small">{t(`kinds.${d.kind ?? "unknown"}`, { defaultValue: d.kind ?? "" })}</span>
                   </label>
                 ))}
               </div>

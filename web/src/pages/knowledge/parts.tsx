@@ -60,14 +60,20 @@ export function ConfirmButton({
         {label}
       </button>
       {open && (
-        <div className="modal-backdrop" role="presentation">
+        <div
+          className="modal-backdrop"
+          role="presentation"
+          onKeyDown={(e) => {
+            if (e.key === "Escape" && !busy) setOpen(false);
+          }}
+        >
           <div className="modal" role="dialog" aria-modal="true" aria-label={question}>
             <p>{question}</p>
             <KbError error={error} />
             <div className="row">
               <button
                 type="button"
-                className="danger"
+                className="danger kb-confirm"
                 data-testid="confirm-ok"
                 disabled={busy}
                 onClick={async () => {
@@ -85,7 +91,7 @@ export function ConfirmButton({
               >
                 {label}
               </button>
-              <button type="button" className="secondary" onClick={() => setOpen(false)} disabled={busy}>
+              <button type="button" className="secondary" onClick={() => setOpen(false)} disabled={busy} autoFocus>
                 {t("cancel")}
               </button>
             </div>
