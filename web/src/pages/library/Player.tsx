@@ -72,14 +72,17 @@ function DocumentPlayer({ id }: { id: string }) {
 
   // Seek to the cited second once the media knows its duration (and again if the link changes); never autoplay.
   const seekedFor = useRef<string | null>(null);
-  const seekToCitation = useCallback(() => {
-    const media = mediaRef.current;
-    const key = `${id}@${start}`;
-    if (!media || start == null || seekedFor.current === key || media.readyState < 1) return;
-    seekedFor.current = key;
-    media.currentTime = start;
-  }, [id, start]);
-  useEffect(seekToCitation, [seekToCitation, player.data]);
+  const seekToCitation = useCallback(
+    (loaded: boolean) => {
+      const media = mediaRef.current;
+      const key = `${id}@${start}`;
+      if (!media || start == null || seekedFor.current === key || !(loaded || media.readyState >= 1)) return;
+      seekedFor.current = key;
+      media.currentTime = start;
+    },
+    [id, start],
+  );
+  useEffect(() => seekToCitation(false), [seekToCitation, player.data]);
 
   if (player.error) return <ErrorMessage error={player.error} onRetry={player.reload} />;
   if (!player.data) return <p className="muted">{tc("loading")}</p>;
@@ -106,7 +109,7 @@ function DocumentPlayer({ id }: { id: string }) {
             url={mediaUrl}
             type={mediaType}
             poster={player.data.thumbnail_url}
-            onLoadedMetadata={seekToCitation}
+            onLoadedMetadata={() => seekToCitation(true)}
           />
           {start != null && (
             <div className="notice row">
@@ -135,7 +138,7 @@ function DocumentPlayer({ id }: { id: string }) {
           </a>
           {lines.length > 0 && (
             <span className="row player-exports">
-              <span className="muted small">{t("player.export")}:</span>
+              <span className="muted small">{t("player.export")}</span>
               {["srt", "vtt", "txt"].map((f) => (
                 <a key={f} href={exportUrl(f)} download data-testid={`transcript-export-${f}`}>
                   {f.toUpperCase()}
@@ -185,7 +188,7 @@ function Transcript({
     const list = listRef.current;
     const item = list?.querySelector<HTMLElement>(`[data-index="${index}"]`);
     if (!list || !item) return;
-    const top = item.offsetTop - list.offsetTop;
+    const top = item.getBoundingClientRect().top - list.getBoundingClientRect().top + list.scrollTop;
     const visible = top >= list.scrollTop && top + item.offsetHeight <= list.scrollTop + list.clientHeight;
     if (always || !visible) list.scrollTo({ top: Math.max(0, top - list.clientHeight / 3), behavior: "smooth" });
   }, []);
