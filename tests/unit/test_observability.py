@@ -122,3 +122,48 @@ def test_promql_selectors_finds_metric_names_and_their_matcher_labels() -> None:
                                       "up": {"job"}}
     assert promql_selectors("max by (kind) (vidrag_queue_depth) / count without (instance) (x_total)") == {
         "vidrag_queue_depth": set(), "x_total": set()}
+
+
+def test_an_unhandled_error_is_logged_with_the_request_id_and_counted_as_5xx() -> None:
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    from vidrag.api.metrics import RequestObserver
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(JsonFormatter().format(record))  # formatted now, inside the request's context
+
+    app = FastAPI()
+    metrics = Metrics(process=False)
+    app.add_middleware(RequestObserver, metrics=metrics)
+    log = logging.getLogger("vidrag.test.errors")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: object, exc: Exception) -> None:  # run by Starlette's outermost middleware
+        log.error("unhandled: %s", exc)
+        raise exc
+
+    @app.get("/boom/{item}")
+    async def boom(item: str) -> None:
+        raise RuntimeError(f"broken {item}")
+
+    handler = Collect()
+    log.addHandler(handler)
+    try:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await client.get("/boom/1", headers={"X-Request-ID": "req-500"})
+
+        response = asyncio.run(call())
+    finally:
+        log.removeHandler(handler)
+    assert response.status_code == 500
+    assert [json.loads(line)["request_id"] for line in lines] == ["req-500"]
+    assert metrics.registry.get_sample_value("vidrag_http_request_duration_seconds_count", {
+        "route": "/boom/{item}", "method": "GET", "status": "5xx"}) == 1

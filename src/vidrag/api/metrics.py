@@ -278,10 +278,17 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, send_with_id)
-        finally:
-            self.metrics.request_done(route_template(scope, status), scope.get("method", ""), status,
-                                      time.perf_counter() - started)
-            REQUEST_ID.reset(token)
+        except BaseException:
+            # Left set: Starlette's outermost error middleware logs the traceback and sends the 500 after this
+            # returns, and those lines need the ID. Each request runs in a task (a context) of its own.
+            self._done(scope, status, started)  # 500 unless the response had started
+            raise
+        self._done(scope, status, started)
+        REQUEST_ID.reset(token)
+
+    def _done(self, scope: Scope, status: int, started: float) -> None:
+        self.metrics.request_done(route_template(scope, status), scope.get("method", ""), status,
+                                  time.perf_counter() - started)
 
 
 def route_template(scope: dict[str, Any] | Scope, status: int) -> str:
