@@ -1,5 +1,5 @@
 // A knowledge base's documents: indexing status per stage, live by SSE while indexing, and actions.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
@@ -11,12 +11,16 @@ import { isMedia, isTerminal, type StageView, stagesOf } from "./logic";
 import { ConfirmButton, documentErrorText, KbError } from "./parts";
 
 const LIMIT = 20;
+// Browsers allow ~6 HTTP/1.1 connections per host: follow at most this many documents by SSE, poll the rest.
+const MAX_STREAMS = 3;
+const POLL_MS = 4000;
 
 export default function Documents({ datasetId, refresh }: { datasetId: string; refresh: number }) {
   const { t } = useTranslation("knowledge");
   const [page, setPage] = useState(1);
   const [keyword, setKeyword] = useState("");
   const [search, setSearch] = useState("");
+  const [poll, setPoll] = useState(false);
   const docs = useLoad(
     () =>
       call(
@@ -25,8 +29,12 @@ export default function Documents({ datasetId, refresh }: { datasetId: string; r
         }),
       ),
     [datasetId, page, search, refresh],
+    poll ? POLL_MS : undefined,
   );
   const rows = docs.data?.data ?? [];
+  const streamed = new Set(rows.filter((d) => !isTerminal(d.indexing_status)).slice(0, MAX_STREAMS).map((d) => d.id));
+  const needsPoll = rows.some((d) => !isTerminal(d.indexing_status) && !streamed.has(d.id));
+  useEffect(() => setPoll(needsPoll), [needsPoll]);
   const pages = docs.data ? Math.max(1, Math.ceil(docs.data.total / LIMIT)) : 1;
 
   return (
@@ -75,7 +83,7 @@ export default function Documents({ datasetId, refresh }: { datasetId: string; r
             </thead>
             <tbody>
               {rows.map((d) => (
-                <DocumentRow key={`${d.id}:${d.indexing_status}:${d.progress}`} datasetId={datasetId} doc={d} onChanged={docs.reload} />
+                <DocumentRow key={d.id} datasetId={datasetId} doc={d} live={streamed.has(d.id)} onChanged={docs.reload} />
               ))}
             </tbody>
           </table>
@@ -104,15 +112,20 @@ interface Live {
   error_code: string | null;
 }
 
-/** The document, followed by SSE while it is not finished; `onDone` when it finishes (to refresh chunk counts). */
-function useLiveDocument(datasetId: string, doc: DocumentInfo, onDone: () => void): DocumentInfo {
-  const [live, setLive] = useState<Live | null>(null);
+/** The document, followed by SSE while it is not finished (if `live`); `onDone` when it finishes. Events apply to
+ *  the `doc` they arrived with: when the table loads again, its fresher row wins. */
+function useLiveDocument(datasetId: string, doc: DocumentInfo, live: boolean, onDone: () => void): DocumentInfo {
+  const [latest, setLatest] = useState<{ base: DocumentInfo; event: Live } | null>(null);
   const [attempt, setAttempt] = useState(0);
-  const status = live?.indexing_status ?? doc.indexing_status;
-  const terminal = isTerminal(status);
+  const base = useRef(doc);
+  base.current = doc;
+  const done = useRef(onDone);
+  done.current = onDone;
+  const event = latest && latest.base === doc ? latest.event : null;
+  const terminal = isTerminal(event?.indexing_status ?? doc.indexing_status);
 
   useEffect(() => {
-    if (terminal) return;
+    if (terminal || !live) return;
     let retry: ReturnType<typeof setTimeout> | undefined;
     const url = `/api/v1/datasets/${encodeURIComponent(datasetId)}/documents/${encodeURIComponent(doc.id)}/events`;
     const close = subscribe(
@@ -121,14 +134,17 @@ function useLiveDocument(datasetId: string, doc: DocumentInfo, onDone: () => voi
       (_name, data) => {
         const e = data as Partial<Live>;
         if (typeof e.indexing_status !== "string") return;
-        setLive({
-          indexing_status: e.indexing_status,
-          progress: typeof e.progress === "number" ? e.progress : 0,
-          stages: (e.stages ?? {}) as Record<string, unknown>,
-          error: e.error ?? null,
-          error_code: e.error_code ?? null,
+        setLatest({
+          base: base.current,
+          event: {
+            indexing_status: e.indexing_status,
+            progress: typeof e.progress === "number" ? e.progress : 0,
+            stages: (e.stages ?? {}) as Record<string, unknown>,
+            error: e.error ?? null,
+            error_code: e.error_code ?? null,
+          },
         });
-        if (isTerminal(e.indexing_status)) onDone();
+        if (isTerminal(e.indexing_status)) done.current();
       },
       // The stream ends when the document is done, or broke: look again in a few seconds.
       () => {
@@ -139,15 +155,25 @@ function useLiveDocument(datasetId: string, doc: DocumentInfo, onDone: () => voi
       close();
       clearTimeout(retry);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [datasetId, doc.id, terminal, attempt]);
+  }, [datasetId, doc.id, terminal, live, attempt]);
 
-  return live ? { ...doc, ...live } : doc;
+  return event ? { ...doc, ...event } : doc;
 }
 
-export function DocumentRow({ datasetId, doc: initial, onChanged }: { datasetId: string; doc: DocumentInfo; onChanged: () => void }) {
+export function DocumentRow({
+  datasetId,
+  doc: initial,
+  live = true,
+  onChanged,
+}: {
+  datasetId: string;
+  doc: DocumentInfo;
+  /** follow it by SSE while indexing (else the table polls) */
+  live?: boolean;
+  onChanged: () => void;
+}) {
   const { t } = useTranslation("knowledge");
-  const doc = useLiveDocument(datasetId, initial, onChanged);
+  const doc = useLiveDocument(datasetId, initial, live, onChanged);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const stages = stagesOf(doc);
