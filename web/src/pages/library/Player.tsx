@@ -44,10 +44,14 @@ function DocumentPlayer({ id }: { id: string }) {
   const end = seconds(params.get("end"));
   const quote = params.get("q") ?? "";
 
+  const [indexing, setIndexing] = useState(false);
   const player = useLoad(
     () => unwrap(api.GET("/api/v1/documents/{document_id}/player", { params: { path: { document_id: id } } })),
     [id],
+    indexing ? 5000 : undefined, // the transcript appears when indexing ends
   );
+  const status = player.data?.document.indexing_status;
+  useEffect(() => setIndexing(status != null && status !== "completed" && status !== "error"), [status]);
   const datasetId = player.data?.dataset_id;
   const dataset = useLoad(
     () =>
@@ -220,6 +224,7 @@ function Transcript({
           onWheel={userScrolls}
           onTouchMove={userScrolls}
           onKeyDown={userScrolls}
+          onPointerDown={userScrolls}
         >
           {lines.map((line, i) => {
             const classes = ["transcript-line", i === current && "current", citedSet.has(i) && "cited"].filter(Boolean);
