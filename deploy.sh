@@ -45,7 +45,8 @@ Install or upgrade:
   --port N              listen port (PORT)                                   [$DEFAULT_PORT]
   --redis-url URL       set VIDRAG_REDIS_URL: jobs go to vidrag-worker.service (Celery)
   --python PATH         the Python (>= $MIN_PYTHON) to build the venv with   [newest one found]
-  --installer NAME      pip, uv, or auto (uv when installed: same locks, much faster)  [$INSTALLER]
+  --installer NAME      pip, uv, or auto (uv when on PATH: the same lock, much faster; uv reads its own
+                        configuration, not pip.conf)                         [$INSTALLER]
   --upgrade-python      when Python is too old, run deploy/upgrade_python.sh without asking
   --skip-packages       do not install system packages (FFmpeg, build tools, Node.js)
   --no-firewall         do not open the port in ufw or firewalld
@@ -364,15 +365,16 @@ EOF
 create_user() {
   step "Service user '$SERVICE_USER'"
   if id -u "$SERVICE_USER" >/dev/null 2>&1; then
-    note "exists (uid $(id -u "$SERVICE_USER"))"
+    note "exists (uid $(id -u "$SERVICE_USER"), group $(id -gn "$SERVICE_USER"))"
   else
     local nologin
     nologin=$(command -v nologin || echo /usr/sbin/nologin)
     run useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$nologin" \
       --comment "vidrag service" "$SERVICE_USER"
   fi
-  run install -d -m 750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
-  if [ "$DRY_RUN" -eq 0 ] && ! setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --init-groups \
+  SERVICE_GROUP=$(id -gn "$SERVICE_USER" 2>/dev/null || echo "$SERVICE_USER")
+  run install -d -m 750 -o "$SERVICE_USER" -g "$SERVICE_GROUP" "$DATA_DIR"
+  if [ "$DRY_RUN" -eq 0 ] && ! setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_GROUP" --init-groups \
        "$PYTHON" -c 'import sys' >/dev/null 2>&1; then
     die "user '$SERVICE_USER' cannot run $PYTHON (is it under /root, e.g. pyenv?); pass --python with a system-wide one"
   fi
@@ -397,7 +399,8 @@ stage_source() {  # a copy of the checkout to build from: the checkout itself st
   STAGE=$(mktemp -d "$STAGE")
   trap 'rm -rf "$STAGE"' EXIT
   tar -C "$SOURCE_DIR" --exclude=./.git --exclude=./.venv --exclude=./data --exclude=./build --exclude=./test-artifacts \
-      --exclude=node_modules --exclude=__pycache__ --exclude='*.egg-info' -cf - . | tar -C "$STAGE" -xf -
+      --exclude=./bench/results --exclude=node_modules --exclude=__pycache__ --exclude='*.egg-info' \
+      --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache -cf - . | tar -C "$STAGE" -xf -
 }
 
 node_new_enough() {  # the console's package.json says which Node it needs ("engines": {"node": ">=X.Y"})
@@ -493,7 +496,7 @@ done <"\$env_file"
 export HOME='$DATA_DIR'
 umask 027  # as the units' UMask=
 cd '$DATA_DIR'
-exec setpriv --reuid='$SERVICE_USER' --regid='$SERVICE_USER' --init-groups --no-new-privs -- "\$venv/bin/vidrag" "\$@"
+exec setpriv --reuid='$SERVICE_USER' --regid='$SERVICE_GROUP' --init-groups --no-new-privs -- "\$venv/bin/vidrag" "\$@"
 EOF
 }
 
@@ -557,7 +560,7 @@ Wants=network-online.target
 [Service]
 Type=exec
 User=$SERVICE_USER
-Group=$SERVICE_USER
+Group=$SERVICE_GROUP
 WorkingDirectory=$DATA_DIR
 Environment=HOME=$DATA_DIR
 EnvironmentFile=$ENV_FILE
@@ -586,7 +589,7 @@ Wants=network-online.target
 [Service]
 Type=exec
 User=$SERVICE_USER
-Group=$SERVICE_USER
+Group=$SERVICE_GROUP
 WorkingDirectory=$DATA_DIR
 Environment=HOME=$DATA_DIR
 EnvironmentFile=$ENV_FILE
@@ -675,7 +678,8 @@ start_services() {
     run systemctl restart vidrag-worker.service
   else
     note "VIDRAG_REDIS_URL is unset: the API runs jobs itself; vidrag-worker.service stays disabled"
-    try systemctl disable --now vidrag-worker.service >/dev/null 2>&1 || true
+    show systemctl disable --now vidrag-worker.service
+    [ "$DRY_RUN" -eq 1 ] || systemctl disable --now vidrag-worker.service >/dev/null 2>&1 || true
   fi
   if ! wait_healthy; then
     try journalctl -u vidrag-api.service -n 50 --no-pager || true
@@ -735,7 +739,10 @@ do_uninstall() {
     remove_tree "$DATA_DIR"
     if [ -e "$ENV_FILE" ]; then run rm -f "$ENV_FILE"; fi
     if [ -d "$CONFIG_DIR" ]; then run rmdir --ignore-fail-on-non-empty "$CONFIG_DIR"; fi
-    if id -u "$SERVICE_USER" >/dev/null 2>&1; then run userdel "$SERVICE_USER"; fi
+    if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+      if [ "$(id -u "$SERVICE_USER")" -ge 1000 ]; then note "user '$SERVICE_USER' is not a system user: left alone"
+      else run userdel "$SERVICE_USER"; fi
+    fi
     step "Done: vidrag removed with its data"
   else
     step "Done: vidrag removed"
@@ -747,6 +754,10 @@ if [ "$DRY_RUN" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
   die "deploy.sh changes the system (a user, $PREFIX, systemd units): run it as root (sudo $0 ...), or see every step with --dry-run"
 fi
 [ "$PURGE" -eq 0 ] || [ "$ACTION" = uninstall ] || die "--purge goes with --uninstall"
+case $SERVICE_USER in
+  root|0) die "--user root would run the service with every privilege; use a dedicated system user" ;;
+  ''|-*|*[!a-z0-9_.-]*) die "--user '$SERVICE_USER' is not a valid user name (lower-case letters, digits, _ . -)" ;;
+esac
 resolve_settings
 case $ACTION in
   install) do_install ;;

@@ -253,6 +253,9 @@ def test_bad_options_are_refused_with_a_hint() -> None:
     result = deploy("--frobnicate")
     assert result.returncode == 2
     assert "unknown option '--frobnicate'" in result.stderr
+    result = deploy("--dry-run", "--user", "root")
+    assert result.returncode == 1
+    assert "dedicated system user" in result.stderr
     result = deploy("--dry-run", "--purge")
     assert result.returncode == 1
     assert "--purge goes with --uninstall" in result.stderr
@@ -362,7 +365,11 @@ def test_install_lays_out_user_release_settings_units(deployment: Deployment) ->
     assert api["PrivateTmp"] == ["no"]
     worker = unit_service_section(d.unit_dir / "vidrag-worker.service")
     assert worker["ExecStart"] == [f"{venv}/bin/vidrag worker"]
-    assert "VIDRAG_REDIS_URL" in worker["ExecCondition"][0]
+    # the worker's ExecCondition, run as systemd would (with "$$" unescaped): skip without Redis, run with it
+    condition = shlex.split(worker["ExecCondition"][0].replace("$$", "$"))
+    assert subprocess.run(condition, env=settings, check=False).returncode == 1
+    with_redis = {**settings, "VIDRAG_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert subprocess.run(condition, env=with_redis, check=False).returncode == 0
     # no systemd here: it says how to start it, with systemd and by hand
     assert "systemctl daemon-reload && systemctl enable --now vidrag-api.service" in d.first_output
     assert f"by hand:       sudo {d.prefix}/bin/vidrag serve" in d.first_output
@@ -442,17 +449,23 @@ def test_installed_service_started_as_the_unit_says_answers_health(deployment: D
 
 def test_rerun_upgrades_in_place_keeping_settings_and_data(deployment: Deployment) -> None:
     d = deployment
-    settings_before = d.env_file.read_bytes()
+    settings_before = d.env_file.read_text()
     release_before = os.readlink(d.prefix / "venv")
     marker = d.data_dir / "media" / "kept.txt"
     marker.write_text("still here")
     time.sleep(1.1)  # releases are named by the second
+    new_port = free_port()
     started = time.monotonic()
-    result = d.run()
+    result = d.run("--port", str(new_port))
     print(f"deploy.sh upgrade: {time.monotonic() - started:.1f} s")
     assert "upgrade the install in" in result.stdout
     assert "kept (an upgrade never rewrites it)" in result.stdout
-    assert d.env_file.read_bytes() == settings_before  # the same secret, host and port
+    # the same file, secret included; only the line the option names changed
+    settings_after = d.env_file.read_text()
+    assert read_env_file(d.env_file)["PORT"] == str(new_port)
+    assert [x for x in settings_after.splitlines() if not x.startswith("PORT=")] == \
+        [x for x in settings_before.splitlines() if not x.startswith("PORT=")]
+    assert stat.S_IMODE(d.env_file.stat().st_mode) == 0o600
     assert marker.read_text() == "still here"
     assert (d.data_dir / "vidrag.db").exists()
     release_after = os.readlink(d.prefix / "venv")
