@@ -140,6 +140,7 @@ export function TaskCard({ task, onChanged }: TaskCardProps) {
             )}
           </span>
         </div>
+        {task.url && title !== task.url && <span className="small muted dl-url">{task.url}</span>}
         <div className="dl-meta small muted">
           {duration != null && <span>{t("task.duration", { time: clock(duration) })}</span>}
           <span>{t("task.created", { time: new Date(task.created_at).toLocaleString(i18n.language) })}</span>
