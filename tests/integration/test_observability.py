@@ -231,8 +231,8 @@ def test_a_real_prometheus_runs_every_dashboard_query_and_alert(observed: Observ
         for _ in range(3):  # some traffic between scrapes, so request rates are not zero
             observed.svc.client.get(f"/api/status/{observed.task_id}")
             observed.svc.client.get("/api/status/nope")
-            time.sleep(0.5)
-        prometheus.wait_for_samples(set(targets), samples=6)
+            time.sleep(0.25)
+        prometheus.wait_for_samples(set(targets), samples=5)
         empty = []
         for query in dashboard_queries():
             result = prometheus.query(query.expr)  # fails on a PromQL error
@@ -252,7 +252,7 @@ def test_a_real_prometheus_runs_every_dashboard_query_and_alert(observed: Observ
             if all(r.get("lastEvaluation", "").startswith("2") and r["health"] != "unknown" for r in rules):
                 break
             assert time.monotonic() < deadline, rules
-            time.sleep(0.5)
+            time.sleep(0.2)
         assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules()}
         bad = [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"]
         assert not bad, bad
