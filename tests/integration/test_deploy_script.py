@@ -294,7 +294,9 @@ class Deployment:
 
 
 def uv_bin_dir(root: Path) -> Path:
-    """A directory with `uv` in it: the one on PATH, else uv from PyPI installed for this test."""
+    """A directory with `uv` in it: this venv's or the one on PATH, else uv from PyPI installed for this test."""
+    if (Path(sys.executable).parent / "uv").exists():
+        return Path(sys.executable).parent
     found = shutil.which("uv")
     if found:
         return Path(found).parent
