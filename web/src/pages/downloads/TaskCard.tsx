@@ -15,7 +15,7 @@ const RECONNECT_MS = 3000;
 const STAGE_MESSAGES = new Set(["Queued", "Downloading", "Extracting audio", "Saving files", "Done"]);
 
 /** The task's live state: the list's copy, overtaken by its event stream while it is active. */
-export function useLiveTask(task: Task, onFinished: () => void): Live {
+export function useLiveTask(task: Task, onFinished: () => void, stream = true): Live {
   const polled = liveOf(task);
   const [streamed, setStreamed] = useState<Live | null>(null);
   const [attempt, setAttempt] = useState(0);
@@ -33,7 +33,7 @@ export function useLiveTask(task: Task, onFinished: () => void): Live {
   const active = isActive(live.status);
 
   useEffect(() => {
-    if (!active) return;
+    if (!active || !stream) return;
     let closed = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const close = subscribe(
@@ -54,7 +54,7 @@ export function useLiveTask(task: Task, onFinished: () => void): Live {
     };
     // task is read only for its starting state; the stream is per task and run
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [task.id, task.events_url, active, attempt]);
+  }, [task.id, task.events_url, active, stream, attempt]);
 
   // Finished while we watched: load the list again for the files it made.
   const watched = useRef(active);
@@ -91,11 +91,13 @@ function Thumbnail({ file, title }: { file: TaskFile | undefined; title: string 
 export interface TaskCardProps {
   task: Task;
   onChanged: () => void;
+  /** Follow the task's event stream (the page opens a few at most: a browser has ~6 connections per host). */
+  stream?: boolean;
 }
 
-export function TaskCard({ task, onChanged }: TaskCardProps) {
+export function TaskCard({ task, onChanged, stream = true }: TaskCardProps) {
   const { t, i18n } = useTranslation("downloads");
-  const live = useLiveTask(task, onChanged);
+  const live = useLiveTask(task, onChanged, stream);
   const [busy, setBusy] = useState<Action | null>(null);
   const [error, setError] = useState<unknown>(null);
   const view = progressView(live);

@@ -13,6 +13,15 @@ import { TaskCard } from "./TaskCard";
 
 const POLL_MS = 4000; // the fallback; live progress comes from each task's event stream
 const PAGE = 50;
+// Each event stream holds one of the browser's ~6 connections per host (HTTP/1.1): follow a few, poll the rest.
+export const MAX_STREAMS = 3;
+
+/** The active tasks to follow live: running ones first, then the oldest queued (next to start). */
+export function streamed(tasks: { id: string; status: Status }[], max = MAX_STREAMS): Set<string> {
+  const running = tasks.filter((t) => t.status === "running");
+  const queued = tasks.filter((t) => t.status === "queued").reverse();
+  return new Set([...running, ...queued].slice(0, max).map((t) => t.id));
+}
 
 type Filter = "all" | "active" | Status;
 const FILTERS: Filter[] = ["all", "active", "queued", "running", "completed", "failed", "cancelled"];
@@ -33,6 +42,7 @@ export default function DownloadsPage() {
     POLL_MS,
   );
   const page = tasks.data;
+  const live = streamed(page?.items ?? []);
 
   return (
     <div className="downloads">
@@ -74,7 +84,7 @@ export default function DownloadsPage() {
         {page && page.items.length > 0 && (
           <ul className="dl-list">
             {page.items.map((task) => (
-              <TaskCard key={task.id} task={task} onChanged={tasks.reload} />
+              <TaskCard key={task.id} task={task} onChanged={tasks.reload} stream={live.has(task.id)} />
             ))}
           </ul>
         )}
