@@ -36,6 +36,7 @@ def _missing() -> str | None:
     return None
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
 def test_console_end_to_end(start_service: Callable[..., RunningService], talk_url: str) -> None:
     if (reason := _missing()) is not None:

@@ -78,6 +78,7 @@ describe("the console", () => {
   it("creates a knowledge base and ingests the video into it", async () => {
     await page.getByTestId("nav-knowledge").click();
     await page.getByTestId("kb-create-name").fill("E2E talks");
+    await page.getByTestId("kb-create-chunk-tokens").fill("16"); // about a sentence: citations pin one down
     await page.getByTestId("kb-create-submit").click();
     const item = page.getByTestId("kb-item").filter({ hasText: "E2E talks" }).first();
     await item.waitFor();
@@ -92,6 +93,7 @@ describe("the console", () => {
       .poll(() => doc.getAttribute("data-status"), { timeout: LONG, interval: 500 })
       .toBe("completed");
     await shot("02-knowledge-base");
+    await page.getByTestId("kb-tab-hit").click();
     await page.getByTestId("hit-query").fill(QUESTION);
     await page.getByTestId("hit-submit").click();
     await page.getByTestId("hit-result").first().waitFor();
@@ -120,6 +122,7 @@ describe("the console", () => {
     await expect
       .poll(() => video.evaluate((v: HTMLMediaElement) => v.readyState), { timeout: 30_000 })
       .toBeGreaterThanOrEqual(1);
+    expect(start).toBeGreaterThan(0); // the answering sentence is not the talk's first: the seek must really move
     await expect
       .poll(() => video.evaluate((v: HTMLMediaElement) => v.currentTime), { timeout: 10_000 })
       .toBeGreaterThan(0);
@@ -128,7 +131,19 @@ describe("the console", () => {
     expect(current).toBeLessThanOrEqual(end);
     const cited = page.locator("[data-testid=transcript-line].cited");
     expect(await cited.count()).toBeGreaterThan(0);
+    expect(await page.getByTestId("cited-mark").count()).toBeGreaterThan(0);
     await shot("05-player");
+
+    // click a transcript line: the video seeks there and that line becomes the current one
+    const line = page.getByTestId("transcript-line").first();
+    const lineStart = Number(await line.getAttribute("data-start"));
+    await line.click();
+    await expect
+      .poll(() => video.evaluate((v: HTMLMediaElement) => v.currentTime), { timeout: 10_000 })
+      .toBeLessThan(start);
+    const now = await video.evaluate((v: HTMLMediaElement) => v.currentTime);
+    expect(now).toBeGreaterThanOrEqual(lineStart);
+    await expect.poll(() => line.getAttribute("class"), { timeout: 10_000 }).toMatch(/current/);
   }, LONG);
 
   it("shows the library and the system page", async () => {

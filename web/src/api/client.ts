@@ -94,6 +94,14 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   } catch (exc) {
     throw new ApiError(0, "network", exc instanceof Error ? exc.message : String(exc));
   }
-  if (!result.response.ok) throw await errorOf(result.response);
+  if (!result.response.ok) {
+    // openapi-fetch has read the body already: its parsed JSON is `error`
+    const body = result.error as { code?: unknown; message?: unknown; detail?: unknown } | undefined;
+    if (body && typeof body === "object" && typeof body.code === "string") {
+      const message = typeof body.message === "string" ? body.message : typeof body.detail === "string" ? body.detail : "";
+      throw new ApiError(result.response.status, body.code, message || result.response.statusText);
+    }
+    throw await errorOf(result.response);
+  }
   return result.data as T;
 }

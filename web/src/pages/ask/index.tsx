@@ -103,7 +103,9 @@ export default function AskPage() {
   const abort = useRef<AbortController | null>(null);
   const bottom = useRef<HTMLDivElement>(null);
 
-  useEffect(() => bottom.current?.scrollIntoView?.({ block: "end" }), [turns]);
+  useEffect(() => {
+    bottom.current?.scrollIntoView?.({ block: "end" });
+  }, [turns]);
   useEffect(() => () => abort.current?.abort(), []);
 
   const updateLast = (f: (turn: Turn) => Turn) =>

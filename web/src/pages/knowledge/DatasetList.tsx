@@ -64,6 +64,7 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
   const { t } = useTranslation("knowledge");
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
+  const [chunkTokens, setChunkTokens] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [created, setCreated] = useState<Dataset | null>(null);
@@ -75,12 +76,18 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
     setError(null);
     setCreated(null);
     try {
+      // Transcript chunk length: shorter chunks make citations point at a sentence rather than a minute.
+      const tokens = Number(chunkTokens);
+      const process_rule = chunkTokens && tokens > 0 ? { transcript: { max_tokens: tokens } } : undefined;
       const d = await call(
-        api.POST("/api/v1/datasets", { body: { name: name.trim(), description: description.trim() } }),
+        api.POST("/api/v1/datasets", {
+          body: { name: name.trim(), description: description.trim(), process_rule },
+        }),
       );
       setCreated(d);
       setName("");
       setDescription("");
+      setChunkTokens("");
       onCreated();
     } catch (exc) {
       setError(exc);
@@ -111,6 +118,19 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
             maxLength={5000}
             placeholder={t("create.descriptionPlaceholder")}
             onChange={(e) => setDescription(e.target.value)}
+          />
+        </label>
+        <label title={t("create.chunkTokensHelp")}>
+          {t("create.chunkTokens")}
+          <input
+            data-testid="kb-create-chunk-tokens"
+            type="number"
+            min={10}
+            max={2000}
+            step={1}
+            value={chunkTokens}
+            placeholder="160"
+            onChange={(e) => setChunkTokens(e.target.value)}
           />
         </label>
         <button type="submit" data-testid="kb-create-submit" disabled={busy || !name.trim()} className="kb-align-end">

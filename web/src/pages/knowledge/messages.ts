@@ -22,6 +22,8 @@ export const messages = {
       submit: "Create",
       creating: "Creating…",
       done: "Created “{{name}}”.",
+      chunkTokens: "Transcript chunk (tokens)",
+      chunkTokensHelp: "How long each transcript chunk may be. Shorter chunks make citations point at a sentence; empty uses the service's default (160).",
     },
     tabs: { label: "Knowledge base sections", documents: "Documents", hit: "Hit testing", settings: "Settings" },
     add: {
@@ -225,6 +227,8 @@ export const messages = {
       submit: "创建",
       creating: "创建中…",
       done: "已创建“{{name}}”。",
+      chunkTokens: "转写分段长度（token）",
+      chunkTokensHelp: "每个转写分段的最大长度。分段越短，引用越能精确到句子；留空则使用服务默认值（160）。",
     },
     tabs: { label: "知识库分区", documents: "文档", hit: "召回测试", settings: "设置" },
     add: {

@@ -86,7 +86,9 @@ function DocumentPlayer({ id }: { id: string }) {
     },
     [id, start],
   );
-  useEffect(() => seekToCitation(false), [seekToCitation, player.data]);
+  useEffect(() => {
+    seekToCitation(false);
+  }, [seekToCitation, player.data]);
 
   if (player.error) return <ErrorMessage error={player.error} onRetry={player.reload} />;
   if (!player.data) return <p className="muted">{tc("loading")}</p>;
