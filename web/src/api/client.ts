@@ -86,6 +86,19 @@ export async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message);
 }
 
+/** A failed response whose body openapi-fetch has already parsed (`error`) as an ApiError: the service's
+ * {code, message}, else its text, else the status. */
+export function apiErrorOf(response: Response, body: unknown): Promise<ApiError> | ApiError {
+  if (body && typeof body === "object") {
+    const b = body as { code?: unknown; message?: unknown; detail?: unknown };
+    const message = typeof b.message === "string" ? b.message : typeof b.detail === "string" ? b.detail : null;
+    if (typeof b.code === "string") return new ApiError(response.status, b.code, message ?? response.statusText);
+    if (message) return new ApiError(response.status, `http_${response.status}`, message);
+  }
+  if (typeof body === "string" && body) return new ApiError(response.status, `http_${response.status}`, body);
+  return errorOf(response);
+}
+
 /** openapi-fetch's result → the data, or a thrown ApiError. A network failure becomes code `network`. */
 export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   let result: { data?: T; error?: unknown; response: Response };
@@ -94,14 +107,6 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   } catch (exc) {
     throw new ApiError(0, "network", exc instanceof Error ? exc.message : String(exc));
   }
-  if (!result.response.ok) {
-    // openapi-fetch has read the body already: its parsed JSON is `error`
-    const body = result.error as { code?: unknown; message?: unknown; detail?: unknown } | undefined;
-    if (body && typeof body === "object" && typeof body.code === "string") {
-      const message = typeof body.message === "string" ? body.message : typeof body.detail === "string" ? body.detail : "";
-      throw new ApiError(result.response.status, body.code, message || result.response.statusText);
-    }
-    throw await errorOf(result.response);
-  }
+  if (!result.response.ok) throw await apiErrorOf(result.response, result.error);
   return result.data as T;
 }

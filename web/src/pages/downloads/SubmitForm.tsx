@@ -2,9 +2,8 @@
 import { type FormEvent, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api, ApiError, authHeaders, errorOf, type Schemas, type Task } from "../../api/client";
+import { api, ApiError, apiErrorOf, authHeaders, errorOf, type Schemas, type Task } from "../../api/client";
 import { ErrorMessage } from "../../components/ErrorMessage";
-import { apiErrorOf } from "./call";
 import { parseUrls } from "./urls";
 
 export const QUALITIES = [2160, 1440, 1080, 720, 480, 360] as const;

@@ -3,11 +3,10 @@ import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
-import { api, type Task, type TaskFile, withKey } from "../../api/client";
+import { api, type Task, type TaskFile, unwrap, withKey } from "../../api/client";
 import { subscribe } from "../../api/sse";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { bytes, clock } from "../../lib/format";
-import { call } from "./call";
 import { type Action, actionsFor, applyEvent, isActive, type Live, liveOf, merge, progressView } from "./progress";
 
 const RECONNECT_MS = 3000;
@@ -115,9 +114,9 @@ export function TaskCard({ task, onChanged, stream = true }: TaskCardProps) {
     setError(null);
     try {
       const path = { params: { path: { task_id: task.id } } };
-      if (action === "cancel") await call(api.POST("/api/v1/tasks/{task_id}/cancel", path));
-      else if (action === "retry") await call(api.POST("/api/v1/tasks/{task_id}/retry", path));
-      else await call(api.DELETE("/api/v1/tasks/{task_id}", path));
+      if (action === "cancel") await unwrap(api.POST("/api/v1/tasks/{task_id}/cancel", path));
+      else if (action === "retry") await unwrap(api.POST("/api/v1/tasks/{task_id}/retry", path));
+      else await unwrap(api.DELETE("/api/v1/tasks/{task_id}", path));
       onChanged();
     } catch (exc) {
       setError(exc);

@@ -2,10 +2,9 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api } from "../../api/client";
+import { api, unwrap } from "../../api/client";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { useLoad } from "../../lib/hooks";
-import { call } from "./call";
 import "./downloads.css";
 import type { Status } from "./progress";
 import { SubmitForm } from "./SubmitForm";
@@ -37,7 +36,7 @@ export default function DownloadsPage() {
   const [filter, setFilter] = useState<Filter>("all");
   const [limit, setLimit] = useState(PAGE);
   const tasks = useLoad(
-    () => call(api.GET("/api/v1/tasks", { params: { query: { status: statusQuery(filter), limit } } })),
+    () => unwrap(api.GET("/api/v1/tasks", { params: { query: { status: statusQuery(filter), limit } } })),
     [filter, limit],
     POLL_MS,
   );

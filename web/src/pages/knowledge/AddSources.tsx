@@ -2,8 +2,7 @@
 import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api, type DocumentInfo, type Task } from "../../api/client";
-import { call } from "./api";
+import { api, type DocumentInfo, type Task, unwrap } from "../../api/client";
 import { bytes } from "../../lib/format";
 import { useLoad } from "../../lib/hooks";
 import { checkUpload } from "./logic";
@@ -90,7 +89,7 @@ function ByUrl({ datasetId, onAdded }: Props) {
       onSubmit={(e) => {
         e.preventDefault();
         void submit(async () => {
-          const r = await call(
+          const r = await unwrap(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-by-url", {
               params: { path: { dataset_id: datasetId } },
               body: { url: url.trim(), name: name.trim() || null },
@@ -139,7 +138,7 @@ function taskTitle(task: Task): string {
 function FromTask({ datasetId, onAdded }: Props) {
   const { t } = useTranslation("knowledge");
   const tasks = useLoad(
-    () => call(api.GET("/api/v1/tasks", { params: { query: { status: ["completed"], limit: 100 } } })),
+    () => unwrap(api.GET("/api/v1/tasks", { params: { query: { status: ["completed"], limit: 100 } } })),
     [],
   );
   const [taskId, setTaskId] = useState("");
@@ -151,7 +150,7 @@ function FromTask({ datasetId, onAdded }: Props) {
       onSubmit={(e) => {
         e.preventDefault();
         void submit(async () => {
-          const r = await call(
+          const r = await unwrap(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-from-task", {
               params: { path: { dataset_id: datasetId } },
               body: { task_id: taskId },
@@ -192,7 +191,7 @@ function FromTask({ datasetId, onAdded }: Props) {
 
 function ByFile({ datasetId, onAdded }: Props) {
   const { t } = useTranslation("knowledge");
-  const system = useLoad(() => call(api.GET("/api/v1/system")), []);
+  const system = useLoad(() => unwrap(api.GET("/api/v1/system")), []);
   const maxMb = system.data?.limits?.["max_upload_mb"];
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState("");
@@ -225,7 +224,7 @@ function ByFile({ datasetId, onAdded }: Props) {
         if (!file) return;
         void submit(async () => {
           const chosen = file;
-          const r = await call(
+          const r = await unwrap(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-by-file", {
               params: { path: { dataset_id: datasetId } },
               // multipart: the typed body says `file: string`, the browser sends the File itself
@@ -290,7 +289,7 @@ function ByText({ datasetId, onAdded }: Props) {
       onSubmit={(e) => {
         e.preventDefault();
         void submit(async () => {
-          const r = await call(
+          const r = await unwrap(
             api.POST("/api/v1/datasets/{dataset_id}/document/create-by-text", {
               params: { path: { dataset_id: datasetId } },
               body: { name: name.trim(), text },

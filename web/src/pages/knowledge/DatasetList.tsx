@@ -3,14 +3,13 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
-import { api, type Dataset } from "../../api/client";
-import { call } from "./api";
+import { api, type Dataset, unwrap } from "../../api/client";
 import { useLoad } from "../../lib/hooks";
 import { ConfirmButton, KbError } from "./parts";
 
 export default function DatasetList() {
   const { t } = useTranslation("knowledge");
-  const list = useLoad(() => call(api.GET("/api/v1/datasets", { params: { query: { limit: 100 } } })), []);
+  const list = useLoad(() => unwrap(api.GET("/api/v1/datasets", { params: { query: { limit: 100 } } })), []);
   const datasets = list.data?.data ?? [];
 
   return (
@@ -51,7 +50,7 @@ function DatasetCard({ dataset: d, onDeleted }: { dataset: Dataset; onDeleted: (
           label={t("delete", { ns: "common" })}
           question={t("list.confirmDelete", { name: d.name })}
           onConfirm={async () => {
-            await call(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: d.id } } }));
+            await unwrap(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: d.id } } }));
             onDeleted();
           }}
         />
@@ -79,7 +78,7 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
       // Transcript chunk length: shorter chunks make citations point at a sentence rather than a minute.
       const tokens = Number(chunkTokens);
       const process_rule = chunkTokens && tokens > 0 ? { transcript: { max_tokens: tokens } } : undefined;
-      const d = await call(
+      const d = await unwrap(
         api.POST("/api/v1/datasets", {
           body: { name: name.trim(), description: description.trim(), process_rule },
         }),

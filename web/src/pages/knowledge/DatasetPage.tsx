@@ -3,8 +3,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
-import { api, type Dataset } from "../../api/client";
-import { call } from "./api";
+import { api, type Dataset, unwrap } from "../../api/client";
 import { useLoad } from "../../lib/hooks";
 import AddSources from "./AddSources";
 import Documents from "./Documents";
@@ -20,7 +19,7 @@ export default function DatasetPage() {
   const [params, setParams] = useSearchParams();
   const tab: Tab = (TABS as readonly string[]).includes(params.get("tab") ?? "") ? (params.get("tab") as Tab) : "documents";
   const ds = useLoad(
-    () => call(api.GET("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: datasetId } } })),
+    () => unwrap(api.GET("/api/v1/datasets/{dataset_id}", { params: { path: { dataset_id: datasetId } } })),
     [datasetId],
   );
   // Bumped when a source is added, so the documents table loads again.
@@ -98,7 +97,7 @@ function Settings({ dataset, onSaved }: { dataset: Dataset; onSaved: () => void 
         onSubmit={(e) => {
           e.preventDefault();
           void run(
-            () => call(api.PATCH("/api/v1/datasets/{dataset_id}", { params: { path }, body: { name: name.trim(), description } })),
+            () => unwrap(api.PATCH("/api/v1/datasets/{dataset_id}", { params: { path }, body: { name: name.trim(), description } })),
             t("settings.saved"),
           );
         }}
@@ -129,7 +128,7 @@ function Settings({ dataset, onSaved }: { dataset: Dataset; onSaved: () => void 
             type="button"
             className="secondary"
             disabled={busy}
-            onClick={() => void run(() => call(api.POST("/api/v1/datasets/{dataset_id}/reembed", { params: { path } })), t("settings.reembedStarted"))}
+            onClick={() => void run(() => unwrap(api.POST("/api/v1/datasets/{dataset_id}/reembed", { params: { path } })), t("settings.reembedStarted"))}
           >
             {t("settings.reembed")}
           </button>
@@ -150,7 +149,7 @@ function Settings({ dataset, onSaved }: { dataset: Dataset; onSaved: () => void 
             question={t("list.confirmDelete", { name: dataset.name })}
             testId="kb-delete"
             onConfirm={async () => {
-              await call(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path } }));
+              await unwrap(api.DELETE("/api/v1/datasets/{dataset_id}", { params: { path } }));
               void navigate("/knowledge");
             }}
           />

@@ -3,8 +3,7 @@ import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
-import { api, type DocumentInfo } from "../../api/client";
-import { call } from "./api";
+import { api, type DocumentInfo, unwrap } from "../../api/client";
 import { subscribe } from "../../api/sse";
 import { useLoad } from "../../lib/hooks";
 import { isMedia, isTerminal, type StageView, stagesOf } from "./logic";
@@ -23,7 +22,7 @@ export default function Documents({ datasetId, refresh }: { datasetId: string; r
   const [poll, setPoll] = useState(false);
   const docs = useLoad(
     () =>
-      call(
+      unwrap(
         api.GET("/api/v1/datasets/{dataset_id}/documents", {
           params: { path: { dataset_id: datasetId }, query: { page, limit: LIMIT, keyword: search || undefined } },
         }),
@@ -186,7 +185,7 @@ export function DocumentRow({
     setBusy(true);
     setError(null);
     try {
-      await call(api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/reindex", { params: { path } }));
+      await unwrap(api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/reindex", { params: { path } }));
       onChanged();
     } catch (exc) {
       setError(exc);
@@ -247,7 +246,7 @@ export function DocumentRow({
             question={t("docs.confirmDelete", { name: doc.name })}
             testId="document-delete"
             onConfirm={async () => {
-              await call(api.DELETE("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } }));
+              await unwrap(api.DELETE("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } }));
               onChanged();
             }}
           />

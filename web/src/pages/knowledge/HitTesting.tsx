@@ -3,8 +3,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
-import { api, type Schemas } from "../../api/client";
-import { call } from "./api";
+import { api, type Schemas, unwrap } from "../../api/client";
 import { span } from "../../lib/format";
 import { useLoad } from "../../lib/hooks";
 import { buildRetrieve, DEFAULT_FORM, type HitForm, playerLink, queryTerms, type SearchMode } from "./logic";
@@ -23,7 +22,7 @@ export default function HitTesting({ datasetId }: { datasetId: string }) {
   const [result, setResult] = useState<{ query: string; records: Record_[]; ms: number } | null>(null);
   const docs = useLoad(
     () =>
-      call(
+      unwrap(
         api.GET("/api/v1/datasets/{dataset_id}/documents", { params: { path: { dataset_id: datasetId }, query: { limit: 100 } } }),
       ),
     [datasetId],
@@ -44,7 +43,7 @@ export default function HitTesting({ datasetId }: { datasetId: string }) {
     setError(null);
     const began = performance.now();
     try {
-      const r = await call(
+      const r = await unwrap(
         api.POST("/api/v1/datasets/{dataset_id}/retrieve", { params: { path: { dataset_id: datasetId } }, body: built.request }),
       );
       setResult({ query: built.request.query, records: r.records, ms: Math.round(performance.now() - began) });

@@ -4,8 +4,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 
-import { api, type DocumentInfo, type Segment, withKey } from "../../api/client";
-import { call } from "./api";
+import { api, type DocumentInfo, type Segment, unwrap, withKey } from "../../api/client";
 import { span } from "../../lib/format";
 import { useLoad } from "../../lib/hooks";
 import { badgeClass, StageList } from "./Documents";
@@ -19,14 +18,14 @@ export default function SegmentsPage() {
   const { t } = useTranslation("knowledge");
   const { datasetId = "", documentId = "" } = useParams();
   const path = { dataset_id: datasetId, document_id: documentId };
-  const doc = useLoad(() => call(api.GET("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } })), [datasetId, documentId]);
+  const doc = useLoad(() => unwrap(api.GET("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } })), [datasetId, documentId]);
   const [page, setPage] = useState(1);
   const [keyword, setKeyword] = useState("");
   const [search, setSearch] = useState("");
   const [status, setStatus] = useState<StatusFilter>("");
   const segs = useLoad(
     () =>
-      call(
+      unwrap(
         api.GET("/api/v1/datasets/{dataset_id}/documents/{document_id}/segments", {
           params: { path, query: { page, limit: LIMIT, keyword: search || undefined, status: status || undefined } },
         }),
@@ -163,7 +162,7 @@ function SegmentItem({ datasetId, segment, terms, media }: { datasetId: string; 
     // The switch follows the click at once; it goes back if the service refuses.
     if (body.enabled !== undefined) setS({ ...s, enabled: body.enabled });
     try {
-      const next = await call(
+      const next = await unwrap(
         api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}", { params: { path }, body: { segment: body } }),
       );
       setS(next);

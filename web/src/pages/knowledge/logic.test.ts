@@ -205,14 +205,3 @@ describe("term highlighting", () => {
     expect(highlight("x a+b y", ["a+b"]).filter((p) => p.hit).map((p) => p.text)).toEqual(["a+b"]);
   });
 });
-
-describe("API errors keep the service's code", () => {
-  it("a 409 whose body openapi-fetch already read still says dataset_name_taken", async () => {
-    const { call } = await import("./api");
-    const { ApiError } = await import("../../api/client");
-    const response = new Response("", { status: 409, statusText: "Conflict" });
-    const failed = call(Promise.resolve({ error: { code: "dataset_name_taken", message: "pick another name" }, response }));
-    await expect(failed).rejects.toBeInstanceOf(ApiError);
-    await expect(failed).rejects.toMatchObject({ status: 409, code: "dataset_name_taken", message: "pick another name" });
-  });
-});

@@ -2,10 +2,9 @@
 import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api } from "../../api/client";
+import { api, unwrap } from "../../api/client";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { useLoad } from "../../lib/hooks";
-import { call } from "../downloads/call";
 import {
   budgetPercent,
   type CleanupResult,
@@ -39,7 +38,7 @@ function Dl({ rows }: { rows: [string, ReactNode][] }) {
 
 function HealthPanel() {
   const { t } = useTranslation("system");
-  const health = useLoad(async () => (await call(api.GET("/api/health"))) as unknown as Health, [], REFRESH_MS);
+  const health = useLoad(async () => (await unwrap(api.GET("/api/health"))) as unknown as Health, [], REFRESH_MS);
   const h = health.data;
   const runner = (r: RunnerHealth | undefined) =>
     r ? t("health.runner", { running: r.running, queued: r.queued, concurrency: r.concurrency }) : "–";
@@ -77,7 +76,7 @@ function HealthPanel() {
 
 function StatsPanel() {
   const { t } = useTranslation("system");
-  const stats = useLoad(() => call(api.GET("/api/v1/tasks/stats")), [], REFRESH_MS);
+  const stats = useLoad(() => unwrap(api.GET("/api/v1/tasks/stats")), [], REFRESH_MS);
   const s = stats.data;
   const total = s ? Object.values(s.by_status).reduce((a, b) => a + b, 0) : 0;
   return (
@@ -111,7 +110,7 @@ function StatsPanel() {
 function StoragePanel() {
   const { t } = useTranslation("system");
   const storage = useLoad(
-    async () => (await call(api.GET("/api/v1/storage"))) as unknown as StorageInfo,
+    async () => (await unwrap(api.GET("/api/v1/storage"))) as unknown as StorageInfo,
     [],
     REFRESH_MS,
   );
@@ -126,7 +125,7 @@ function StoragePanel() {
     setError(null);
     setResult(null);
     try {
-      setResult((await call(api.POST("/api/v1/storage/cleanup"))) as unknown as CleanupResult);
+      setResult((await unwrap(api.POST("/api/v1/storage/cleanup"))) as unknown as CleanupResult);
       storage.reload();
     } catch (exc) {
       setError(exc);
@@ -209,7 +208,7 @@ function StoragePanel() {
 
 function SystemInfoPanels() {
   const { t } = useTranslation("system");
-  const system = useLoad(() => call(api.GET("/api/v1/system")), [], REFRESH_MS);
+  const system = useLoad(() => unwrap(api.GET("/api/v1/system")), [], REFRESH_MS);
   const s = system.data;
   const limit = (key: string, value: number) =>
     MB_LIMITS.has(key) ? megabytes(value) : key.endsWith("_hours") ? t("limits.hours", { n: value }) : String(value);
