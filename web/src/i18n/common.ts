@@ -12,6 +12,7 @@ export const messages = {
     save: "Save",
     close: "Close",
     confirmDelete: "Delete this? It cannot be undone.",
+    pager: { previous: "Previous", next: "Next", page: "Page {{page}} of {{pages}}" },
     apiKey: {
       title: "API key required",
       explain: "This vidrag service asks for an API key. It is kept for this browser session only.",
@@ -51,6 +52,7 @@ export const messages = {
     save: "保存",
     close: "关闭",
     confirmDelete: "确定删除吗？此操作无法撤销。",
+    pager: { previous: "上一页", next: "下一页", page: "第 {{page}} / {{pages}} 页" },
     apiKey: {
       title: "需要 API 密钥",
       explain: "此 vidrag 服务需要 API 密钥。密钥仅在本次浏览器会话中保存。",

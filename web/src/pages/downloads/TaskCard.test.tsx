@@ -1,31 +1,14 @@
 // The row's state machine driven by its event stream: a fake EventSource stands in for the browser's (jsdom has
 // none); the real thing is exercised by the lead's Playwright tests against a running service.
-import { act, render, screen } from "@testing-library/react";
+import { render, screen } from "@testing-library/react";
 import { MemoryRouter } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { Task } from "../../api/client";
 import "../../i18n";
+import { FakeEventSource } from "../../test/FakeEventSource";
 import { TaskCard } from "./TaskCard";
 
-class FakeEventSource {
-  static all: FakeEventSource[] = [];
-  listeners = new Map<string, (e: MessageEvent<string>) => void>();
-  onerror: (() => void) | null = null;
-  closed = false;
-  constructor(readonly url: string) {
-    FakeEventSource.all.push(this);
-  }
-  addEventListener(name: string, fn: (e: MessageEvent<string>) => void) {
-    this.listeners.set(name, fn);
-  }
-  close() {
-    this.closed = true;
-  }
-  emit(name: string, data: object) {
-    act(() => this.listeners.get(name)?.(new MessageEvent(name, { data: JSON.stringify(data) })));
-  }
-}
 
 function task(over: Partial<Task>): Task {
   return {

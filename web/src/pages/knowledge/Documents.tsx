@@ -8,6 +8,7 @@ import { subscribe } from "../../api/sse";
 import { useLoad } from "../../lib/hooks";
 import { isMedia, isTerminal, type StageView, stagesOf } from "./logic";
 import { ConfirmButton, documentErrorText, KbError } from "./parts";
+import { Pager } from "../../components/Pager";
 
 const LIMIT = 20;
 // Browsers allow ~6 HTTP/1.1 connections per host: follow at most this many documents by SSE, poll the rest.
@@ -88,17 +89,7 @@ export default function Documents({ datasetId, refresh }: { datasetId: string; r
           </table>
         </div>
       )}
-      {pages > 1 && (
-        <div className="row kb-pager">
-          <button type="button" className="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>
-            {t("pager.previous")}
-          </button>
-          <span className="small muted">{t("pager.page", { page, pages })}</span>
-          <button type="button" className="secondary" disabled={page >= pages} onClick={() => setPage(page + 1)}>
-            {t("pager.next")}
-          </button>
-        </div>
-      )}
+      <Pager page={page} pages={pages} onPage={setPage} className="kb-pager" />
     </section>
   );
 }

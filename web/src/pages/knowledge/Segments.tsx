@@ -10,6 +10,7 @@ import { useLoad } from "../../lib/hooks";
 import { badgeClass, StageList } from "./Documents";
 import { isMedia, playerLink, queryTerms, stagesOf } from "./logic";
 import { documentErrorText, Highlighted, KbError } from "./parts";
+import { Pager } from "../../components/Pager";
 
 const LIMIT = 20;
 type StatusFilter = "" | "enabled" | "disabled";
@@ -89,17 +90,7 @@ export default function SegmentsPage() {
             <SegmentItem key={s.id} datasetId={datasetId} segment={s} terms={terms} media={doc.data ? isMedia(doc.data) : false} />
           ))}
         </ol>
-        {pages > 1 && (
-          <div className="row kb-pager">
-            <button type="button" className="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>
-              {t("pager.previous")}
-            </button>
-            <span className="small muted">{t("pager.page", { page, pages })}</span>
-            <button type="button" className="secondary" disabled={page >= pages} onClick={() => setPage(page + 1)}>
-              {t("pager.next")}
-            </button>
-          </div>
-        )}
+        <Pager page={page} pages={pages} onPage={setPage} className="kb-pager" />
       </section>
     </div>
   );

@@ -171,7 +171,6 @@ export const messages = {
       deleteExplain: "Deletes the knowledge base, its documents and chunks. Downloaded media stay in the library.",
       delete: "Delete knowledge base",
     },
-    pager: { previous: "Previous", next: "Next", page: "Page {{page}} of {{pages}}" },
     errors: {
       unknown: "Indexing failed for an unknown reason. Try re-indexing.",
       dataset_name_taken: "A knowledge base with that name already exists. Choose another name.",
@@ -376,7 +375,6 @@ export const messages = {
       deleteExplain: "删除此知识库及其文档和分段。已下载的媒体仍保留在媒体库中。",
       delete: "删除知识库",
     },
-    pager: { previous: "上一页", next: "下一页", page: "第 {{page}} / {{pages}} 页" },
     errors: {
       unknown: "索引因未知原因失败。请尝试重新索引。",
       dataset_name_taken: "已存在同名知识库。请换一个名称。",

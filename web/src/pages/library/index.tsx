@@ -10,6 +10,7 @@ import { useLoad } from "../../lib/hooks";
 import { documentLink, type LibraryDocument, mediaKind, playableFile, text } from "./items";
 import { Thumb } from "./Thumb";
 import "./library.css";
+import { Pager } from "../../components/Pager";
 
 const KINDS = ["all", "video", "audio", "media", "document"] as const;
 type Kind = (typeof KINDS)[number];
@@ -93,17 +94,7 @@ function Documents({ kind, keyword, page, onPage }: { kind: Kind; keyword: strin
       <div className="grid library-grid">
         {docs.data?.data.map((doc) => <DocumentCard key={doc.id} doc={doc} />)}
       </div>
-      {pages > 1 && (
-        <nav className="row library-pager" aria-label={t("page", { page, pages })}>
-          <button type="button" className="secondary" disabled={page <= 1} onClick={() => onPage(page - 1)}>
-            {t("previous")}
-          </button>
-          <span className="muted small">{t("page", { page, pages })}</span>
-          <button type="button" className="secondary" disabled={page >= pages} onClick={() => onPage(page + 1)}>
-            {t("next")}
-          </button>
-        </nav>
-      )}
+      <Pager page={page} pages={pages} onPage={onPage} className="library-pager" />
     </section>
   );
 }
