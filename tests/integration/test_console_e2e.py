@@ -56,4 +56,5 @@ def test_console_end_to_end(start_service: Callable[..., RunningService], talk_u
     assert "6 passed" in output, output[-3000:]
     for name in PAGES:
         shot = ARTIFACTS / f"{name}.png"
-        assert shot.is_file() and shot.stat().st_size > 5_000, f"no screenshot {shot}"
+        assert shot.is_file(), f"no screenshot {shot}"
+        assert shot.stat().st_size > 5_000, f"an empty screenshot {shot}"

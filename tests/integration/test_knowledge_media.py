@@ -156,42 +156,53 @@ def test_library_lists_media_documents_with_links(indexed: tuple[RunningService,
     svc, dataset, doc_id = indexed
     page = svc.client.get("/api/v1/documents", params={"kind": "video"}).json()
     item = next(d for d in page["data"] if d["id"] == doc_id)
-    assert item["dataset_id"] == dataset and item["dataset_name"] == "talks"
-    assert item["media_type"] == "video/mp4" and item["segment_count"] >= 4
+    assert item["dataset_id"] == dataset
+    assert item["dataset_name"] == "talks"
+    assert item["media_type"] == "video/mp4"
+    assert item["segment_count"] >= 4
     assert abs(item["metadata"]["duration"] - talk.duration) < 1.0
     video = svc.client.get(item["media_url"], headers={"Range": "bytes=0-99"})
-    assert video.status_code == 206 and len(video.content) == 100
+    assert video.status_code == 206
+    assert len(video.content) == 100
     thumb = svc.client.get(item["thumbnail_url"])
-    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert thumb.status_code == 200
+    assert thumb.headers["content-type"] == "image/jpeg"
     assert thumb.content[:3] == b"\xff\xd8\xff"  # a real JPEG
     again = svc.client.get(item["thumbnail_url"])  # made once, then served from beside the file
     assert again.content == thumb.content
     assert svc.client.get("/api/v1/documents", params={"kind": "document"}).json()["total"] == 0
     assert svc.client.get("/api/v1/documents", params={"keyword": "no such title"}).json()["data"] == []
     bad = svc.client.get("/api/v1/documents", params={"kind": "films"})
-    assert bad.status_code == 422 and bad.json()["code"]
+    assert bad.status_code == 422
+    assert bad.json()["code"]
 
 
 def test_player_data_has_the_transcript_lines(indexed: tuple[RunningService, str, str], talk: Talk) -> None:
     svc, dataset, doc_id = indexed
     body = svc.client.get(f"/api/v1/documents/{doc_id}/player").json()
-    assert body["dataset_id"] == dataset and body["document"]["id"] == doc_id
+    assert body["dataset_id"] == dataset
+    assert body["document"]["id"] == doc_id
     lines = body["segments"]
-    assert len(lines) >= 5 and [x["start"] for x in lines] == sorted(x["start"] for x in lines)
+    assert len(lines) >= 5
+    assert [x["start"] for x in lines] == sorted(x["start"] for x in lines)
     dinosaur = next(x for x in lines if "dinosaur" in x["text"].lower())
     start, end = talk.times[4]
-    assert dinosaur["start"] < end and dinosaur["end"] > start  # the line overlaps when the sentence is spoken
+    assert dinosaur["start"] < end
+    assert dinosaur["end"] > start
     missing = svc.client.get("/api/v1/documents/nope/player")
-    assert missing.status_code == 404 and missing.json()["code"] == "document_not_found"
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "document_not_found"
 
 
 def test_audio_has_no_thumbnail(service: RunningService, media: MediaSet, media_url: str) -> None:
-    r = service.client.post("/api/v1/tasks", json={"url": f"{media_url}/{media.mp4.name}",
-                                                  "options": {"audio_format": "mp3", "keep_video": False}})
+    r = service.client.post("/api/v1/tasks", json={"url": f"{media_url}/{media.mp4.name}", "audio_format": "mp3",
+                                                  "keep_video": False})
     assert r.status_code == 201, r.text
     task = service.wait(r.json()["id"])
     assert task["status"] == "completed", task
-    audio = next(f for f in task["files"] if f["kind"] == "audio")
+    assert [f["kind"] for f in task["files"]] == ["audio"]
+    audio = task["files"][0]
     r = service.client.get(f"/api/v1/files/{audio['name']}/thumbnail")
-    assert r.status_code == 404 and r.json()["code"] == "no_thumbnail"
+    assert r.status_code == 404
+    assert r.json()["code"] == "no_thumbnail"
     assert service.client.get("/api/v1/files/..%2Fx/thumbnail").status_code in (400, 404)
