@@ -460,10 +460,11 @@ def _redis_answers(port: int) -> bool:
 def find_redis(base_dir: Path) -> RedisHandle | None:
     """Redis on 127.0.0.1:6379 if it answers, else a redis-server started in ``base_dir``, else None.
 
-    ``VIDRAG_TEST_PRIVATE_REDIS=1`` always starts a private one: the tests flush their Redis databases, so two test
-    runs on one machine at once must not share a server.
+    ``VIDRAG_TEST_PRIVATE_REDIS=1``, and every pytest-xdist worker, always start a private one: the tests flush their
+    Redis databases, so two test runs (or workers) on one machine at once must not share a server.
     """
-    if os.environ.get("VIDRAG_TEST_PRIVATE_REDIS") != "1" and _redis_answers(6379):
+    private = os.environ.get("VIDRAG_TEST_PRIVATE_REDIS") == "1" or "PYTEST_XDIST_WORKER" in os.environ
+    if not private and _redis_answers(6379):
         return RedisHandle(6379)
     binary = shutil.which("redis-server")
     if binary is None:
