@@ -63,10 +63,12 @@ describe("the console", () => {
   });
 
   it("downloads a URL and shows progress reaching 100 %", async () => {
+    expect(await page.getByTestId("task-row").count()).toBe(0); // a fresh service: the row that appears is ours
     await page.getByTestId("url-input").fill(VIDEO);
     await page.getByTestId("submit-urls").click();
     const row = page.getByTestId("task-row").first();
     await row.waitFor();
+    expect(await page.getByTestId("task-row").count()).toBe(1);
     await expect
       .poll(() => row.getAttribute("data-status"), { timeout: LONG, interval: 250 })
       .toBe("completed");
