@@ -42,6 +42,15 @@ def test_malformed_bodies(service: RunningService, body: str) -> None:
     assert r.json()["code"] == "invalid_request"
 
 
+def test_unknown_task_fields_are_refused_by_name(service: RunningService, media_url: str) -> None:
+    """A misspelt or nested option must not silently fall back to a default (the native API is strict)."""
+    r = service.client.post("/api/v1/tasks", json={"url": f"{media_url}/clip.mp4", "options": {"keep_video": False}})
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request"
+    assert "options" in r.json()["message"]
+    assert service.client.get("/api/v1/tasks").json()["total"] == 0
+
+
 @pytest.mark.parametrize(("path", "code", "words"), [
     ("/missing.mp4", "not_found_upstream", "404"),
     ("/page.html", "unsupported_url", "no video or audio"),

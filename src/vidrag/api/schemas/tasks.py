@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vidrag.domain.tasks import AudioFormat, TaskOptions, TaskStatus
 from vidrag.storage.models import MediaFileRow, TaskRow
 
 
 class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not a silent default
+
     url: str = Field(max_length=4096, description="Video page, media file or HLS playlist URL (http or https)")
     extract_audio: bool = True
     keep_video: bool = True
