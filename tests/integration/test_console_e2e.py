@@ -1,7 +1,8 @@
 """The web console in a real browser: web/e2e/console.e2e.ts (playwright-core + Debian's Chromium) drives a real
 vidrag that needs an API key, with a spoken test video on a 127.0.0.1 server: download to 100 %, ingest into a new
-knowledge base, ask, click the citation, and the player's currentTime lies inside the cited span. Screenshots of every
-page go to test-artifacts/console/ (not committed)."""
+knowledge base, ask, click the citation, and the player's currentTime lies inside the cited span; on both backends (the
+scaled one streams progress through Redis from a Celery worker). Screenshots of every page go to
+test-artifacts/console/<backend>/ (not committed)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Backend
 from tests.support.backends import services_required
 from tests.support.knowledge import QUESTIONS
 from tests.support.service import REPO, RunningService
@@ -37,17 +39,17 @@ def _missing() -> str | None:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
-def test_console_end_to_end(start_service: Callable[..., RunningService], talk_url: str) -> None:
+def test_console_end_to_end(start_service: Callable[..., RunningService], talk_url: str, backend: Backend) -> None:
     if (reason := _missing()) is not None:
         if services_required():
             pytest.fail(reason)
         pytest.skip(reason)
     key = "e2e-console-key-0123456789"
     service = start_service(api_keys=[key])
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    artifacts = ARTIFACTS / backend.name
+    shutil.rmtree(artifacts, ignore_errors=True)
     env = {**os.environ, "VIDRAG_E2E_BASE": service.base_url, "VIDRAG_E2E_KEY": key, "VIDRAG_E2E_VIDEO": talk_url,
-           "VIDRAG_E2E_QUESTION": QUESTIONS[4], "VIDRAG_E2E_ARTIFACTS": str(ARTIFACTS), "CHROMIUM": CHROMIUM,
+           "VIDRAG_E2E_QUESTION": QUESTIONS[4], "VIDRAG_E2E_ARTIFACTS": str(artifacts), "CHROMIUM": CHROMIUM,
            "NO_COLOR": "1"}
     run = subprocess.run([str(WEB / "node_modules" / ".bin" / "vitest"), "run", "--config", "vitest.e2e.config.ts",
                           "--reporter", "verbose"], cwd=WEB, env=env, capture_output=True, text=True, timeout=900)
@@ -55,6 +57,6 @@ def test_console_end_to_end(start_service: Callable[..., RunningService], talk_u
     assert run.returncode == 0, f"the browser tests failed:\n{output[-8000:]}"
     assert "6 passed" in output, output[-3000:]
     for name in PAGES:
-        shot = ARTIFACTS / f"{name}.png"
+        shot = artifacts / f"{name}.png"
         assert shot.is_file(), f"no screenshot {shot}"
         assert shot.stat().st_size > 5_000, f"an empty screenshot {shot}"
