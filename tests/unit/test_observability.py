@@ -167,3 +167,19 @@ def test_an_unhandled_error_is_logged_with_the_request_id_and_counted_as_5xx() -
     assert [json.loads(line)["request_id"] for line in lines] == ["req-500"]
     assert metrics.registry.get_sample_value("vidrag_http_request_duration_seconds_count", {
         "route": "/boom/{item}", "method": "GET", "status": "5xx"}) == 1
+
+
+def test_access_log_lines_do_not_carry_api_keys() -> None:
+    """The console puts ?api_key= on media, thumbnails and event streams: the access log masks it."""
+    import logging
+
+    from vidrag.observability.logs import RedactAccessLog, redact
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", "/api/v1/files/a.mp4?api_key=s3cret&download=true", "1.1",
+                                200), None)
+    assert RedactAccessLog().filter(record)
+    line = record.getMessage()
+    assert "s3cret" not in line
+    assert "/api/v1/files/a.mp4?api_key=***&download=true" in line
+    assert redact("/x?token=abc&sig=def&keep=1") == "/x?token=***&sig=***&keep=1"

@@ -27,6 +27,7 @@ const LONG = 180_000;
 let browser: Browser;
 let page: Page;
 let datasetId = "";
+const pageErrors: string[] = []; // an uncaught error in the page fails the run, even if the flow carried on
 
 async function shot(name: string, target: Page = page): Promise<void> {
   await target.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -42,7 +43,7 @@ beforeAll(async () => {
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
   page = await context.newPage();
-  page.on("pageerror", (err) => console.error("page error:", err.message));
+  page.on("pageerror", (err) => pageErrors.push(err.stack ?? err.message));
 });
 
 afterAll(async () => {
@@ -50,6 +51,10 @@ afterAll(async () => {
 });
 
 describe("the console", () => {
+  afterAll(() => {
+    expect(pageErrors).toEqual([]);
+  });
+
   it("asks for the API key and keeps it for the session", async () => {
     await page.goto(BASE);
     await page.waitForURL(/\/downloads$/);

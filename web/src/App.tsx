@@ -1,9 +1,10 @@
 import { lazy, Suspense, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink, Navigate, Route, Routes } from "react-router";
+import { NavLink, Navigate, Route, Routes, useLocation } from "react-router";
 
 import { apiKey, onUnauthorized } from "./api/client";
 import { ApiKeyPrompt } from "./components/ApiKeyPrompt";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 import { LANGUAGES, type Language, setLanguage } from "./i18n";
 
 // One chunk per page: the console loads what it shows.
@@ -21,6 +22,7 @@ export default function App() {
   const [askKey, setAskKey] = useState(false);
   // A key change remounts the pages, so they load again with the new key.
   const [generation, setGeneration] = useState(0);
+  const { pathname } = useLocation();
 
   useEffect(() => onUnauthorized(() => setAskKey(true)), []);
 
@@ -65,18 +67,20 @@ export default function App() {
         </div>
       </header>
       <main key={generation}>
-        <Suspense fallback={<p className="muted">{t("loading")}</p>}>
-          <Routes>
-            <Route path="/" element={<Navigate to="/downloads" replace />} />
-            <Route path="/downloads" element={<Downloads />} />
-            <Route path="/library" element={<Library />} />
-            <Route path="/play/:kind/:id" element={<Player />} />
-            <Route path="/knowledge/*" element={<Knowledge />} />
-            <Route path="/ask" element={<Ask />} />
-            <Route path="/system" element={<System />} />
-            <Route path="*" element={<Navigate to="/downloads" replace />} />
-          </Routes>
-        </Suspense>
+        <ErrorBoundary key={pathname.split("/")[1]}>
+          <Suspense fallback={<p className="muted">{t("loading")}</p>}>
+            <Routes>
+              <Route path="/" element={<Navigate to="/downloads" replace />} />
+              <Route path="/downloads" element={<Downloads />} />
+              <Route path="/library" element={<Library />} />
+              <Route path="/play/:kind/:id" element={<Player />} />
+              <Route path="/knowledge/*" element={<Knowledge />} />
+              <Route path="/ask" element={<Ask />} />
+              <Route path="/system" element={<System />} />
+              <Route path="*" element={<Navigate to="/downloads" replace />} />
+            </Routes>
+          </Suspense>
+        </ErrorBoundary>
       </main>
       {askKey && (
         <ApiKeyPrompt

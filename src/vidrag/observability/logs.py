@@ -94,6 +94,24 @@ class TextFormatter(logging.Formatter):
         return first + " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]" + newline + rest
 
 
+_SECRET_QUERY = re.compile(r"((?:api_key|token|signature|sig)=)[^&\s]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """An URL or path with its secrets (``?api_key=`` for players and EventSource, signed-URL tokens) masked."""
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
+class RedactAccessLog(logging.Filter):
+    """uvicorn's access lines carry the full path: ``?api_key=`` (the console puts it on media, thumbnails and event
+    streams) must not reach a log store."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            record.args = (*record.args[:2], redact(record.args[2]), *record.args[3:])
+        return True
+
+
 def configure_logging(log_format: str, level: str) -> None:
     """Send the process's logs to stderr in ``log_format``; calling it again replaces what it set up before.
 
@@ -103,6 +121,9 @@ def configure_logging(log_format: str, level: str) -> None:
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"unknown log format {log_format!r}; use one of {', '.join(LOG_FORMATS)}")
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactAccessLog) for f in access.filters):
+        access.addFilter(RedactAccessLog())
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _HANDLER_MARK, False):

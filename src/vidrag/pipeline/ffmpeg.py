@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,11 +94,14 @@ def run_ffmpeg(ffmpeg: str, args: list[str], *, duration: float | None,
 def thumbnail(ffmpeg: str, source: Path, dest: Path, *, width: int = 480) -> bool:
     """Write a JPEG frame of ``source`` (a second in, or the first frame of a shorter clip); False without video."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".part.jpg")
+    partial = dest.with_name(f".{uuid.uuid4().hex}.part.jpg")  # two requests at once each write their own
     for at in ("1", "0"):
-        out = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", at, "-i",
-                              str(source), "-frames:v", "1", "-vf", f"scale={width}:-2", "-q:v", "4", str(partial)],
-                             capture_output=True, timeout=60, check=False)
+        try:
+            out = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", at, "-i",
+                                  str(source), "-frames:v", "1", "-vf", f"scale={width}:-2", "-q:v", "4",
+                                  str(partial)], capture_output=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            continue
         if out.returncode == 0 and partial.is_file() and partial.stat().st_size > 0:
             partial.replace(dest)
             return True

@@ -222,7 +222,7 @@ class BackupService:
                  staging: Path, progress: Progress) -> None:
         expected = manifest.entries()
         seen: set[str] = set()
-        staging.mkdir()
+        staging.mkdir(mode=0o700)  # it holds the secret key and the database
         for info, stream in members:
             entry = expected.get(info.name)
             if entry is None or info.name in seen:

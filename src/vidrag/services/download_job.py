@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session
@@ -88,7 +89,8 @@ class DownloadJob:
         task = self._claim(task_id, owner)
         if task is None:
             return
-        log.info("download started (attempt %d): %s", task.attempts, task.url or "upload")
+        where = (urlsplit(task.url).hostname or "?") if task.url else "upload"  # no login or signed query in logs
+        log.info("download started (attempt %d) from %s", task.attempts, where)
         options = TaskOptions.from_json(task.options)
         reporter = _Reporter(self, task_id, owner, _spans(options))
         ctx = StageContext(task_id, self.media.work_dir(task_id), reporter, control.is_cancelled)

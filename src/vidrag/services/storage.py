@@ -103,6 +103,7 @@ class StorageService:
         path = self.media.absolute(row.rel_path)
         size = row.size_bytes
         path.unlink(missing_ok=True)
+        (path.parent / ".thumbnails" / f"{path.name}.jpg").unlink(missing_ok=True)  # see DownloadService.thumbnail
         row.task.files.remove(row)
         return size
 

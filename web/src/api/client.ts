@@ -70,6 +70,8 @@ api.use(auth);
 
 /** The body of a failed response as an ApiError ({code, message} from the service, or words for what happened). */
 export async function errorOf(response: Response): Promise<ApiError> {
+  // responses read outside openapi-fetch (the chat stream, uploads) open the key prompt too
+  if (response.status === 401) unauthorizedListeners.forEach((l) => l());
   let code = `http_${response.status}`;
   let message = response.statusText || "request failed";
   try {

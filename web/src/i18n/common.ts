@@ -13,6 +13,8 @@ export const messages = {
     close: "Close",
     confirmDelete: "Delete this? It cannot be undone.",
     pager: { previous: "Previous", next: "Next", page: "Page {{page}} of {{pages}}" },
+    broken: "This page stopped working ({{message}}). Reload it; if the service was just upgraded, that is all it needs.",
+    reload: "Reload",
     apiKey: {
       title: "API key required",
       explain: "This vidrag service asks for an API key. It is kept for this browser session only.",
@@ -53,6 +55,8 @@ export const messages = {
     close: "关闭",
     confirmDelete: "确定删除吗？此操作无法撤销。",
     pager: { previous: "上一页", next: "下一页", page: "第 {{page}} / {{pages}} 页" },
+    broken: "此页面出错了（{{message}}）。请刷新；如果服务刚刚升级，刷新即可。",
+    reload: "刷新",
     apiKey: {
       title: "需要 API 密钥",
       explain: "此 vidrag 服务需要 API 密钥。密钥仅在本次浏览器会话中保存。",

@@ -10,10 +10,12 @@ from vidrag import __version__
 from vidrag.api.deps import ContainerDep, KnowledgeDep
 from vidrag.api.schemas.knowledge import DocumentOut, Page
 from vidrag.api.schemas.library import LibraryDocument, ModelInfo, PlayerOut, SystemOut, TranscriptLine
+from vidrag.domain.knowledge import DocumentKind
 
 router = APIRouter(prefix="/api/v1", tags=["library"])
-KINDS = {"video": ("video",), "audio": ("audio",), "media": ("video", "audio"),
-         "document": ("pdf", "docx", "html", "markdown", "text", "subtitles")}
+KINDS = {"video": (DocumentKind.VIDEO.value,), "audio": (DocumentKind.AUDIO.value,),
+         "media": tuple(k.value for k in DocumentKind if k.is_media),
+         "document": tuple(k.value for k in DocumentKind if not k.is_media)}
 
 
 @router.get("/documents", response_model=Page[LibraryDocument])

@@ -108,8 +108,12 @@ export default function AskPage() {
   }, [turns]);
   useEffect(() => () => abort.current?.abort(), []);
 
+  // Only the answer being written changes; if the conversation was cleared meanwhile, the update is dropped.
   const updateLast = (f: (turn: Turn) => Turn) =>
-    setTurns((all) => [...all.slice(0, -1), f(all[all.length - 1]!)]);
+    setTurns((all) => {
+      const last = all[all.length - 1];
+      return last?.role === "assistant" && last.streaming ? [...all.slice(0, -1), f(last)] : all;
+    });
 
   const ask = async (e?: FormEvent) => {
     e?.preventDefault();
@@ -154,7 +158,9 @@ export default function AskPage() {
             data-testid="ask-dataset"
             aria-label={t("knowledgeBase")}
             value={dataset}
+            disabled={busy}
             onChange={(e) => {
+              abort.current?.abort();
               setParams({ dataset: e.target.value });
               setTurns([]);
             }}

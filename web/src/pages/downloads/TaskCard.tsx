@@ -28,7 +28,7 @@ export function useLiveTask(task: Task, onFinished: () => void, stream = true): 
     wasActive.current = isActive(task.status);
   }, [task.status]);
 
-  const live = merge(polled, streamed);
+  const live = merge(polled, stream ? streamed : null); // a row that lost its stream shows the poll
   const active = isActive(live.status);
 
   useEffect(() => {
