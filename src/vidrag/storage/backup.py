@@ -270,7 +270,10 @@ def find_pg_tools(bin_dir: Path | None, server_major: int) -> PgTools:
 def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     """A libpq connection URI for ``--dbname`` and the environment: the password goes in PGPASSWORD, never in argv."""
     parsed = make_url(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    # The URL names the server, database and user; libpq's other settings (PGSSLMODE, PGSSLROOTCERT, PGPASSFILE...)
+    # stay, so the tools connect the way the service does. Only what could point them elsewhere is dropped.
+    env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "PGDATABASE", "PGSERVICE", "PGHOST",
+                                                            "PGHOSTADDR", "PGPORT", "PGUSER", "PGOPTIONS")}
     if parsed.password:
         env["PGPASSWORD"] = str(parsed.password)
     plain = parsed.set(drivername="postgresql", password=None)

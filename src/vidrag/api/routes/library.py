@@ -36,7 +36,8 @@ def player(document_id: str, kb: KnowledgeDep) -> PlayerOut:
     lines = [TranscriptLine(start=s.start, end=s.end, text=s.text.strip()) for s in transcript.segments] \
         if transcript else []
     video = content_type.startswith("video/")
-    return PlayerOut(document=DocumentOut.of(doc), dataset_id=doc.dataset_id, media_url=f"/api/v1/files/{name}",
+    chunks = kb.segments(doc.dataset_id, doc.id, 0, 1, None, None)[1]
+    return PlayerOut(document=DocumentOut.of(doc, chunks), dataset_id=doc.dataset_id, media_url=f"/api/v1/files/{name}",
                      media_type=content_type, thumbnail_url=f"/api/v1/files/{name}/thumbnail" if video else None,
                      segments=lines)
 
