@@ -7,8 +7,9 @@ damaged or not a vidrag backup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.filesize import decimal
@@ -17,6 +18,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 
 from vidrag.cli import app, console, load_settings
+
+R = TypeVar("R")
 
 if TYPE_CHECKING:  # imported when a command runs: they pull in SQLAlchemy, Alembic and zstd
     from vidrag.services.backup import BackupService
@@ -65,6 +68,21 @@ def _service() -> BackupService:
     return BackupService(load_settings())
 
 
+def _with_progress(work: Callable[[_Bar], R]) -> R:
+    """Run a backup or restore under a progress bar; its failures become a message and an exit code."""
+    from vidrag.storage.backup import BackupError
+
+    try:
+        with _bar() as progress, _Bar(progress) as bar:
+            return work(bar)
+    except BackupError as exc:
+        raise _fail(exc) from exc
+    except OSError as exc:  # the disk: full, read-only, permissions
+        console.print(f"[red]✗ {escape(str(exc))}: free space or fix permissions, then run it again[/red]",
+                      soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from exc
+
+
 def _fail(exc: BackupError) -> typer.Exit:
     from vidrag.storage.backup import CorruptBackup
 
@@ -87,18 +105,8 @@ def backup(output: Annotated[Path | None, typer.Option(
            include_media: Annotated[bool, typer.Option(
                "--include-media/--no-media", help="also archive downloaded and uploaded media files")] = True) -> None:
     """Archive the database (a consistent snapshot, safe while the service runs), its files and the media."""
-    from vidrag.storage.backup import BackupError
-
     service = _service()
-    try:
-        with _bar() as progress, _Bar(progress) as bar:
-            result = service.backup(output, include_media=include_media, progress=bar)
-    except BackupError as exc:
-        raise _fail(exc) from exc
-    except OSError as exc:  # the disk: full, read-only, permissions
-        console.print(f"[red]✗ {escape(str(exc))}: free space or fix permissions, then run it again[/red]",
-                      soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from exc
+    result = _with_progress(lambda bar: service.backup(output, include_media=include_media, progress=bar))
     m = result.manifest
     console.print(f"{m.database_kind} database, schema {m.schema_revision}:")
     console.print(_counts_table(m.counts))
@@ -118,18 +126,8 @@ def restore(path: Annotated[Path, typer.Argument(help="an archive made by `vidra
                 "--force", help="replace the data dir and database even if they already hold data")] = False
             ) -> None:
     """Restore a backup into an empty data dir and database (stop the service first)."""
-    from vidrag.storage.backup import BackupError
-
     service = _service()
-    try:
-        with _bar() as progress, _Bar(progress) as bar:
-            result = service.restore(path, force=force, progress=bar)
-    except BackupError as exc:
-        raise _fail(exc) from exc
-    except OSError as exc:  # the disk: full, read-only, permissions
-        console.print(f"[red]✗ {escape(str(exc))}: free space or fix permissions, then run it again[/red]",
-                      soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from exc
+    result = _with_progress(lambda bar: service.restore(path, force=force, progress=bar))
     m = result.manifest
     migrated = (f", migrated {m.schema_revision} → {result.schema_revision}"
                 if result.schema_revision != m.schema_revision else "")
