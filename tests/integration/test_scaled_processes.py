@@ -115,6 +115,7 @@ def wait_until(what: str, check: Callable[[], str | None], timeout: float = 60) 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.timeout(480)  # six transcriptions on 2 cores, two of them restarted; the waits inside bound each phase
 def test_two_apis_workers_killed_mid_download_and_mid_transcription(cluster: dict[str, Any], media_url: str,
                                                                     talk_url: str) -> None:
     api1, api2 = cluster["apis"]

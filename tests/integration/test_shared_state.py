@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable
 
 import httpx
+from redis import Redis
 
 from tests.conftest import Backend
 from tests.integration.test_knowledge_text import ENGLISH, add_texts
 from tests.support.knowledge import create_dataset
+from tests.support.media import MediaSet
 from tests.support.service import RunningService
 
 
@@ -74,3 +76,30 @@ def test_rate_limits_per_client_and_for_submits(start_service: Callable[..., Run
     # the second replica: shares the count when scaled out (Redis), has its own when embedded (memory)
     expected = 429 if backend.name == "scaled" else 200
     assert two.client.get("/api/v1/tasks").status_code == expected
+
+
+def test_a_replica_stopping_leaves_the_others_working(start_service: Callable[..., RunningService], backend: Backend,
+                                                      media: MediaSet, media_url: str) -> None:
+    """Scaled out, each test service runs its own Celery worker in this process: stopping one must not stop another's
+    event loop (they used to share kombu's process-wide hub, so the survivor died at its next socket registration
+    and its queue went unconsumed), and a worker rides out Redis dropping its connections."""
+    def download(svc: RunningService) -> None:
+        r = svc.client.post("/api/v1/tasks", json={"url": f"{media_url}/{media.mp4.name}", "keep_video": False})
+        assert r.status_code == 201, r.text
+        task = svc.wait(r.json()["id"], timeout=30)
+        assert task["status"] == "completed", task
+        assert [f["kind"] for f in task["files"]] == ["audio"]
+
+    one, two = start_service(), start_service()
+    download(one)
+    download(two)  # both workers are consuming now
+    if backend.redis_url:  # (with a shared one, one's stop closed the epoll object two's broker sockets are polled by)
+        hubs = [svc.extra["worker"]._controller.hub for svc in (one, two)]
+        assert hubs[0] is not hubs[1]
+        assert hubs[0].poller is not hubs[1].poller
+    one.stop()
+    if backend.redis_url:  # Redis drops the subscriptions: the survivor's consumer must register new sockets
+        with Redis.from_url(backend.redis_url) as redis:
+            assert redis.client_kill_filter(_type="pubsub", skipme=True) >= 1
+        time.sleep(2)
+    download(two)

@@ -21,6 +21,7 @@ from celery.bootsteps import CLOSE
 from celery.concurrency.thread import TaskPool as ThreadTaskPool
 from celery.signals import setup_logging, worker_shutting_down
 from celery.worker import WorkController
+from kombu.asynchronous import get_event_loop, set_event_loop
 
 from vidrag.api.app import build_container, recover
 from vidrag.api.deps import Container
@@ -139,12 +140,26 @@ def _thread_pool_for(celery: Celery) -> type[ThreadTaskPool]:
     return AppThreadPool
 
 
+_hub_lock = threading.Lock()
+
+
 class ThreadedWorker:
-    """A real Celery worker consuming in a thread of this process (tests, `vidrag serve --with-worker`)."""
+    """A real Celery worker consuming in a thread of this process (tests, `vidrag serve --with-worker`).
+
+    Each one gets an event loop (kombu hub) of its own. Celery's worker otherwise takes the process-wide hub, so two
+    workers in one process would share an epoll object and stopping one would close it under the other (which then dies
+    with "I/O operation on closed epoll object" and leaves its queue unconsumed).
+    """
 
     def __init__(self, process: WorkerProcess) -> None:
         self.process = process
-        self._controller = WorkController(**process._controller_options(), loglevel="WARNING")
+        with _hub_lock:
+            shared = get_event_loop()
+            set_event_loop(None)  # Celery's Hub step now makes a new hub for this controller...
+            try:
+                self._controller = WorkController(**process._controller_options(), loglevel="WARNING")
+            finally:
+                set_event_loop(shared)  # ...and the process-wide one stays what it was
         self._thread = threading.Thread(target=self._controller.start, name="vidrag-celery", daemon=True)
 
     def start(self) -> ThreadedWorker:
