@@ -59,6 +59,23 @@ def test_nginx_t_accepts_the_rendered_config(proxy: Nginx) -> None:
     assert "test is successful" in result.stderr
 
 
+def test_access_log_is_json_without_query_strings(https: httpx.Client, proxy: Nginx) -> None:
+    """The console passes ?api_key= where the browser fetches by itself: no key may reach the access log."""
+    r = https.get("/api/v1/tasks", params={"api_key": "s3cret-key-0123", "limit": 5},
+                  headers={"X-Request-ID": "access-log-check"})
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 10
+    while not (entries := [e for e in proxy.access_log() if e["request_id"] == "access-log-check"]):
+        assert time.monotonic() < deadline, proxy.access_log_path.read_text()[-2000:]
+        time.sleep(0.05)
+    (entry,) = entries
+    assert entry["method"] == "GET"
+    assert entry["path"] == "/api/v1/tasks"
+    assert entry["status"] == 200
+    assert float(entry["request_time"]) >= 0
+    assert "s3cret-key-0123" not in proxy.access_log_path.read_text()
+
+
 def test_every_template_variable_is_documented_in_its_header() -> None:
     text = TEMPLATE.read_text()
     header = text.split("upstream vidrag_api")[0]

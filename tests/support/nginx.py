@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -118,9 +120,19 @@ class Nginx:
             "NGINX_SSL_CERTIFICATE": str(self.cert),
             "NGINX_SSL_CERTIFICATE_KEY": str(self.key),
             "VIDRAG_MAX_UPLOAD_MB": str(self.max_upload_mb),
+            "NGINX_ACCESS_LOG": str(self.access_log_path),
         }
         (self.prefix / "conf.d" / "vidrag.conf").write_text(render(TEMPLATE, values))
         (self.prefix / "nginx.conf").write_text(_main_conf(self.prefix))
+
+    @property
+    def access_log_path(self) -> Path:
+        return self.prefix / "vidrag-access.log"
+
+    def access_log(self) -> list[dict[str, Any]]:
+        """The shipped config's access log, one JSON object a line (nginx writes a line when a request ends)."""
+        path = self.access_log_path
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     @property
     def https_url(self) -> str:
