@@ -124,12 +124,13 @@ def test_promql_selectors_finds_metric_names_and_their_matcher_labels() -> None:
         "vidrag_queue_depth": set(), "x_total": set()}
 
 
-def test_an_unhandled_error_is_logged_with_the_request_id_and_counted_as_5xx() -> None:
+def test_an_unhandled_error_is_logged_answered_and_counted_with_the_request_id() -> None:
     import asyncio
 
     import httpx
     from fastapi import FastAPI
 
+    from vidrag.api import errors
     from vidrag.api.metrics import RequestObserver
 
     lines: list[str] = []
@@ -141,12 +142,8 @@ def test_an_unhandled_error_is_logged_with_the_request_id_and_counted_as_5xx() -
     app = FastAPI()
     metrics = Metrics(process=False)
     app.add_middleware(RequestObserver, metrics=metrics)
-    log = logging.getLogger("vidrag.test.errors")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: object, exc: Exception) -> None:  # run by Starlette's outermost middleware
-        log.error("unhandled: %s", exc)
-        raise exc
+    errors.install(app)  # the service's handlers: the catch-all one runs in Starlette's outermost middleware
+    log = logging.getLogger("vidrag.api.errors")
 
     @app.get("/boom/{item}")
     async def boom(item: str) -> None:
@@ -165,6 +162,11 @@ def test_an_unhandled_error_is_logged_with_the_request_id_and_counted_as_5xx() -
         log.removeHandler(handler)
     assert response.status_code == 500
     assert [json.loads(line)["request_id"] for line in lines] == ["req-500"]
+    assert "broken 1" in lines[0]  # the traceback is in the log...
+    assert response.headers["X-Request-ID"] == "req-500"  # ...and the answer says which lines to look for
+    assert response.json()["code"] == "internal_error"
+    assert "request ID req-500" in response.json()["message"]
+    assert "broken" not in response.text
     assert metrics.registry.get_sample_value("vidrag_http_request_duration_seconds_count", {
         "route": "/boom/{item}", "method": "GET", "status": "5xx"}) == 1
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vidrag.domain import errors as e
+from vidrag.observability.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -98,5 +99,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Run by Starlette's outermost middleware, outside the one that adds X-Request-ID to responses; the request's
+        # ID is still in the context, so the answer names it: the log lines to look for carry the same ID.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _respond(request, 500, "internal_error", "internal error; the details are in the server log")
+        request_id = REQUEST_ID.get()
+        if request_id is None:
+            return _respond(request, 500, "internal_error", "internal error; the details are in the server log")
+        return _respond(request, 500, "internal_error",
+                        f"internal error; the details are in the server log under request ID {request_id}",
+                        headers={"X-Request-ID": request_id})
