@@ -70,8 +70,8 @@ class StorageService:
         ages = [_hours(now, f.created_at) for f in files]
         total = sum(f.size_bytes for f in files)
         return {"total_files": len(files), "total_size_mb": round(total / MB, 2),
-                "oldest_file_hours": round(max(ages), 2) if ages else 0,
-                "newest_file_hours": round(min(ages), 2) if ages else 0,
+                "oldest_file_hours": round(max(ages), 2) if ages else 0.0,
+                "newest_file_hours": round(min(ages), 2) if ages else 0.0,
                 "temp_dir": str(self.settings.media_dir.resolve()),
                 "free_disk_mb": round(self.free_disk_mb(), 1),
                 "min_free_disk_mb": self.settings.min_free_disk_mb,

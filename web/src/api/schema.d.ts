@@ -1092,6 +1092,22 @@ export interface components {
             /** Source Url */
             source_url?: string | null;
         };
+        /** CleanupOut */
+        CleanupOut: {
+            /** Total Files */
+            total_files: number;
+            /** Deleted Files */
+            deleted_files: number;
+            /** Freed Space Mb */
+            freed_space_mb: number;
+            /** Preserved Files */
+            preserved_files: number;
+            /**
+             * Strategy
+             * @description the retention rules applied, in words
+             */
+            strategy: string[];
+        };
         /** CompletionRequest */
         CompletionRequest: {
             /**
@@ -1295,6 +1311,38 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** HealthOut */
+        HealthOut: {
+            /**
+             * Status
+             * @description healthy, or degraded when the database cannot be reached
+             */
+            status: string;
+            /** Timestamp */
+            timestamp: string;
+            /** Version */
+            version: string;
+            services: components["schemas"]["HealthServices"];
+        };
+        /** HealthServices */
+        HealthServices: {
+            /** Video Processor */
+            video_processor: string;
+            /**
+             * Ffmpeg
+             * @description the FFmpeg binary in use
+             */
+            ffmpeg: string;
+            /** @description downloads */
+            job_runner: components["schemas"]["JobRunnerHealth"];
+            /** @description transcription and indexing */
+            ingest_runner: components["schemas"]["RunnerHealth"];
+            /**
+             * Database
+             * @description ok or unavailable
+             */
+            database: string;
+        };
         /**
          * IndexingStatus
          * @description Dify's indexing-status item, plus the per-stage record.
@@ -1326,6 +1374,20 @@ export interface components {
             completed_segments: number;
             /** Total Segments */
             total_segments: number;
+        };
+        /** JobRunnerHealth */
+        JobRunnerHealth: {
+            /** Running */
+            running: number;
+            /** Queued */
+            queued: number;
+            /** Concurrency */
+            concurrency: number;
+            /**
+             * Kind
+             * @description in-process (embedded) or celery (scaled out)
+             */
+            kind: string;
         };
         /** LibraryDocument */
         LibraryDocument: {
@@ -1546,6 +1608,15 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** RetentionPolicyOut */
+        RetentionPolicyOut: {
+            /** Max Age Hours */
+            max_age_hours: number;
+            /** Max Total Mb */
+            max_total_mb: number;
+            /** Keep Newest */
+            keep_newest: number;
+        };
         /** RetrievalModel */
         RetrievalModel: {
             /**
@@ -1595,6 +1666,31 @@ export interface components {
             /** Records */
             records: components["schemas"]["Record"][];
         };
+        /** RunnerHealth */
+        RunnerHealth: {
+            /** Running */
+            running: number;
+            /** Queued */
+            queued: number;
+            /** Concurrency */
+            concurrency: number;
+        };
+        /** SeedCleanup */
+        SeedCleanup: {
+            /** Status */
+            status: string;
+            cleanup_result: components["schemas"]["CleanupOut"];
+            /** Timestamp */
+            timestamp: string;
+        };
+        /** SeedStorageInfo */
+        SeedStorageInfo: {
+            /** Status */
+            status: string;
+            storage: components["schemas"]["StorageInfoOut"];
+            /** Timestamp */
+            timestamp: string;
+        };
         /** SegmentOut */
         SegmentOut: {
             /** Id */
@@ -1632,6 +1728,30 @@ export interface components {
         /** SegmentUpdateBody */
         SegmentUpdateBody: {
             segment: components["schemas"]["SegmentUpdate"];
+        };
+        /** StorageInfoOut */
+        StorageInfoOut: {
+            /** Total Files */
+            total_files: number;
+            /** Total Size Mb */
+            total_size_mb: number;
+            /** Oldest File Hours */
+            oldest_file_hours: number;
+            /** Newest File Hours */
+            newest_file_hours: number;
+            /**
+             * Temp Dir
+             * @description where the media files are kept
+             */
+            temp_dir: string;
+            /** Free Disk Mb */
+            free_disk_mb: number;
+            /**
+             * Min Free Disk Mb
+             * @description below this, new work is refused
+             */
+            min_free_disk_mb: number;
+            policy: components["schemas"]["RetentionPolicyOut"];
         };
         /** SystemOut */
         SystemOut: {
@@ -1872,9 +1992,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["HealthOut"];
                 };
             };
         };
@@ -2044,9 +2162,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SeedStorageInfo"];
                 };
             };
         };
@@ -2066,9 +2182,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SeedCleanup"];
                 };
             };
         };
@@ -2458,9 +2572,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StorageInfoOut"];
                 };
             };
         };
@@ -2480,9 +2592,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["CleanupOut"];
                 };
             };
         };

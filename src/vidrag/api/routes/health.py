@@ -10,11 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from vidrag import __version__
 from vidrag.api.deps import ContainerDep
+from vidrag.api.schemas.system import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health")
+@router.get("/api/health", response_model=HealthOut)
 async def health(c: ContainerDep) -> dict[str, Any]:
     """Service health in the seed's shape, with vidrag's components under `services`."""
     db_ok = await run_in_threadpool(c.db.check_health) if c.db.health_stale else c.db.healthy

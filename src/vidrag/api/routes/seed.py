@@ -18,6 +18,7 @@ from vidrag.api.schemas.seed import (
     seed_status,
     seed_summary,
 )
+from vidrag.api.schemas.system import SeedCleanup, SeedStorageInfo
 from vidrag.domain.errors import BadRequest
 from vidrag.domain.tasks import SourceKind, TaskOptions, TaskStatus
 
@@ -67,13 +68,13 @@ def list_tasks(downloads: DownloadsDep) -> dict[str, Any]:
             "tasks": {t.id: seed_summary(t) for t in tasks}}
 
 
-@router.get("/api/storage/info")
+@router.get("/api/storage/info", response_model=SeedStorageInfo)
 def storage_info(storage: StorageDep) -> dict[str, Any]:
     """Files kept, their size and age, and free disk space."""
     return {"status": "success", "storage": storage.info(), "timestamp": datetime.now(UTC).isoformat()}
 
 
-@router.post("/api/storage/cleanup")
+@router.post("/api/storage/cleanup", response_model=SeedCleanup)
 async def storage_cleanup(storage: StorageDep) -> dict[str, Any]:
     """Apply the retention policy now."""
     result = await run_in_threadpool(storage.cleanup)

@@ -9,12 +9,10 @@ import {
   budgetPercent,
   type CleanupResult,
   diskState,
-  type Health,
   hours,
   megabytes,
   type RunnerHealth,
   stateClass,
-  type StorageInfo,
 } from "./shapes";
 import "./system.css";
 
@@ -38,7 +36,7 @@ function Dl({ rows }: { rows: [string, ReactNode][] }) {
 
 function HealthPanel() {
   const { t } = useTranslation("system");
-  const health = useLoad(async () => (await unwrap(api.GET("/api/health"))) as unknown as Health, [], REFRESH_MS);
+  const health = useLoad(async () => unwrap(api.GET("/api/health")), [], REFRESH_MS);
   const h = health.data;
   const runner = (r: RunnerHealth | undefined) =>
     r ? t("health.runner", { running: r.running, queued: r.queued, concurrency: r.concurrency }) : "–";
@@ -109,11 +107,7 @@ function StatsPanel() {
 
 function StoragePanel() {
   const { t } = useTranslation("system");
-  const storage = useLoad(
-    async () => (await unwrap(api.GET("/api/v1/storage"))) as unknown as StorageInfo,
-    [],
-    REFRESH_MS,
-  );
+  const storage = useLoad(async () => unwrap(api.GET("/api/v1/storage")), [], REFRESH_MS);
   const [cleaning, setCleaning] = useState(false);
   const [result, setResult] = useState<CleanupResult | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -125,7 +119,7 @@ function StoragePanel() {
     setError(null);
     setResult(null);
     try {
-      setResult((await unwrap(api.POST("/api/v1/storage/cleanup"))) as unknown as CleanupResult);
+      setResult(await unwrap(api.POST("/api/v1/storage/cleanup")));
       storage.reload();
     } catch (exc) {
       setError(exc);

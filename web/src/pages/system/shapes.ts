@@ -1,52 +1,12 @@
-// The shapes of the untyped answers this page reads (/api/health, /api/v1/storage and its cleanup are plain dicts in
-// the OpenAPI schema: see src/vidrag/api/routes/health.py and src/vidrag/services/storage.py), and what the page
-// makes of them.
+// The answers this page reads (/api/health, /api/v1/storage and its cleanup), as the OpenAPI schema types them, and
+// what the page makes of them.
+import type { Schemas } from "../../api/client";
 import { bytes } from "../../lib/format";
 
-export interface RunnerHealth {
-  running: number;
-  queued: number;
-  concurrency: number;
-  kind?: string;
-}
-
-export interface Health {
-  status: string; // healthy | degraded
-  timestamp: string;
-  version: string;
-  services: {
-    database?: string;
-    ffmpeg?: string;
-    video_processor?: string;
-    job_runner?: RunnerHealth;
-    ingest_runner?: RunnerHealth;
-  };
-}
-
-export interface Policy {
-  max_age_hours: number;
-  max_total_mb: number;
-  keep_newest: number;
-}
-
-export interface StorageInfo {
-  total_files: number;
-  total_size_mb: number;
-  oldest_file_hours: number;
-  newest_file_hours: number;
-  temp_dir: string;
-  free_disk_mb: number;
-  min_free_disk_mb: number;
-  policy: Policy;
-}
-
-export interface CleanupResult {
-  total_files: number;
-  deleted_files: number;
-  freed_space_mb: number;
-  preserved_files: number;
-  strategy: string[];
-}
+export type Health = Schemas["HealthOut"];
+export type RunnerHealth = Schemas["RunnerHealth"];
+export type StorageInfo = Schemas["StorageInfoOut"];
+export type CleanupResult = Schemas["CleanupOut"];
 
 const MB = 1024 * 1024;
 
