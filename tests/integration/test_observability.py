@@ -39,7 +39,7 @@ from tests.support.prometheus import (
     promql_selectors,
     running_prometheus,
 )
-from tests.support.service import RunningService, free_port, start_in_thread, stop_group, wait_for_task
+from tests.support.service import RunningService, free_port, poll_until, start_in_thread, stop_group, wait_for_task
 from vidrag.api.metrics import memory_limit_bytes
 
 STAGES = ("download", "extract_audio", "transcribe", "chunk", "embed", "index")
@@ -402,3 +402,23 @@ def test_memory_limit_is_the_cgroup_limit_else_the_ram(tmp_path: Path) -> None:
     real = memory_limit_bytes()
     assert real is not None
     assert real > 2**26
+
+
+def test_a_cancelled_download_counts_as_cancelled(observed: Observed, media: MediaSet, media_url: str) -> None:
+    """The API ends a cancelled task; the job that stops because of it is what counts it (last in this module: it
+    adds a task to the state gauges the tests above check)."""
+    client = observed.svc.client
+    r = client.post("/api/v1/tasks", json={"url": f"{media_url}/slow/{media.mp4.name}?bps=20000"})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["id"]
+    running = poll_until(client, f"/api/v1/tasks/{task_id}", "stage", {"download"}, timeout=30)
+    assert running["status"] == "running", running
+    assert client.post(f"/api/v1/tasks/{task_id}/cancel").status_code == 200
+    deadline = time.monotonic() + 30
+    while value(scrape(observed.stage_metrics_url), "vidrag_jobs_finished_total", kind="download",
+                outcome="cancelled") != 1:
+        assert time.monotonic() < deadline, "the cancelled download was not counted"
+        time.sleep(0.1)
+    samples = scrape(observed.stage_metrics_url)
+    assert value(samples, "vidrag_jobs_finished_total", kind="download", outcome="completed") == 1
+    assert client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "cancelled"

@@ -217,9 +217,14 @@ class DownloadJob:
                 code: str | None = None) -> None:
         with self.db.session() as s:
             task = _owned(s, task_id, owner)
-            if task is None:
-                return
-            self._apply_finish(task, status, message, error, code)
+            if task is None:  # the API ended it (cancel), or it was deleted or taken over meanwhile
+                stopped_by_cancel = status is TaskStatus.CANCELLED and _status(s, task_id) == TaskStatus.CANCELLED
+            else:
+                self._apply_finish(task, status, message, error, code)
+        if task is None:
+            if stopped_by_cancel:  # the job ended because of it: count it, nothing else to write
+                self._ended(status)
+            return
         self._ended(status, error)
         if status is not TaskStatus.CANCELLED:
             self.media.clear_work_dir(task_id)
@@ -280,6 +285,11 @@ def _owned(session: Session, task_id: str, owner: str) -> TaskRow | None:
     if task is None or task.status != TaskStatus.RUNNING.value or task.owner != owner:
         return None
     return task
+
+
+def _status(session: Session, task_id: str) -> TaskStatus | None:
+    task = TaskRepository(session).get(task_id)
+    return TaskStatus(task.status) if task is not None else None
 
 
 def task_event(task: TaskRow) -> dict[str, Any]:

@@ -315,16 +315,16 @@ class _Run:
 
     # --- state -------------------------------------------------------------------------------------
     def _finish(self) -> None:
-        self.job.write(self.doc.id, self.owner, indexing_status=IndexingStage.COMPLETED.value, progress=100.0,
-                       stages=self.stages, release=True, completed_at=utcnow(), error=None, error_code=None)
-        self.job.metrics.job_finished("ingest", "completed")
+        if self.job.write(self.doc.id, self.owner, indexing_status=IndexingStage.COMPLETED.value, progress=100.0,
+                          stages=self.stages, release=True, completed_at=utcnow(), error=None, error_code=None):
+            self.job.metrics.job_finished("ingest", "completed")  # not when another worker took it over meanwhile
         log.info("ingestion completed")
         self.job.publish(self.doc.id)
 
     def fail(self, code: str, message: str) -> None:
-        self.job.write(self.doc.id, self.owner, indexing_status=IndexingStage.ERROR.value, error=message,
-                       error_code=code, stages=self.stages, release=True, completed_at=utcnow())
-        self.job.metrics.job_finished("ingest", "failed")
+        if self.job.write(self.doc.id, self.owner, indexing_status=IndexingStage.ERROR.value, error=message,
+                          error_code=code, stages=self.stages, release=True, completed_at=utcnow()):
+            self.job.metrics.job_finished("ingest", "failed")
         log.warning("ingestion failed: %s (%s)", message, code)
         self.job.publish(self.doc.id)
 
