@@ -10,6 +10,7 @@ from redis import Redis
 
 from tests.conftest import Backend
 from tests.integration.test_knowledge_text import ENGLISH, add_texts
+from tests.integration.test_v1_tasks import read_events
 from tests.support.knowledge import create_dataset
 from tests.support.media import MediaSet
 from tests.support.service import RunningService
@@ -103,3 +104,9 @@ def test_a_replica_stopping_leaves_the_others_working(start_service: Callable[..
             assert redis.client_kill_filter(_type="pubsub", skipme=True) >= 1
         time.sleep(2)
     download(two)
+    # and its event listener subscribed again: a slow download's progress still streams to the end
+    r = two.client.post("/api/v1/tasks", json={"url": f"{media_url}/slow/{media.mp4.name}?bps=150000"})
+    assert r.status_code == 201, r.text
+    events = read_events(two, r.json()["id"])
+    assert len([e for name, e in events if name == "progress" and e["stage"] == "download"]) >= 2, events
+    assert events[-1][1]["status"] == "completed", events[-1]
