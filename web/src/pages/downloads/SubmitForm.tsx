@@ -2,8 +2,10 @@
 import { type FormEvent, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api, ApiError, apiErrorOf, authHeaders, errorOf, type Schemas, type Task } from "../../api/client";
+import { api, ApiError, apiErrorOf, type Schemas, type Task } from "../../api/client";
+import { postForm } from "../../api/upload";
 import { ErrorMessage } from "../../components/ErrorMessage";
+import { UploadProgress } from "../../components/UploadProgress";
 import { parseUrls } from "./urls";
 
 export const QUALITIES = [2160, 1440, 1080, 720, 480, 360] as const;
@@ -34,26 +36,14 @@ interface Outcome {
   error?: unknown;
 }
 
-/** POST one upload with upload progress (fetch cannot report it); resolves to the task or throws an ApiError. */
+/** POST one upload with upload progress; resolves to the task or throws an ApiError. */
 function uploadFile(file: File, o: Options, onProgress: (percent: number) => void): Promise<Task> {
   const form = new FormData();
   form.append("file", file);
   form.append("extract_audio", String(o.audio !== "none"));
   form.append("keep_video", String(o.keepVideo));
   if (o.audio !== "none") form.append("audio_format", o.audio);
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/v1/uploads");
-    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(Math.floor((100 * e.loaded) / e.total));
-    xhr.onerror = () => reject(new ApiError(0, "network", "upload failed"));
-    xhr.onload = () => {
-      const response = new Response(xhr.responseText, { status: xhr.status, statusText: xhr.statusText });
-      if (xhr.status >= 200 && xhr.status < 300) resolve(JSON.parse(xhr.responseText) as Task);
-      else void errorOf(response).then(reject);
-    };
-    xhr.send(form);
-  });
+  return postForm<Task>("/api/v1/uploads", form, onProgress);
 }
 
 export function SubmitForm({ onSubmitted }: { onSubmitted: () => void }) {
@@ -199,11 +189,12 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: () => void }) {
         </label>
       </div>
 
-      {upload && !upload.error && (
+      {upload?.done && (
         <p className="notice small" role="status">
-          {upload.done ? t("form.uploaded", { name: upload.name }) : t("form.uploading", upload)}
+          {t("form.uploaded", { name: upload.name })}
         </p>
       )}
+      {upload && !upload.done && !upload.error && <UploadProgress name={upload.name} percent={upload.percent} />}
       {upload?.error != null && <ErrorMessage error={upload.error} />}
 
       {sent.length > 0 && (

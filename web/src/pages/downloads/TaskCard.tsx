@@ -4,12 +4,11 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { api, type Task, type TaskFile, unwrap, withKey } from "../../api/client";
-import { subscribe } from "../../api/sse";
 import { ErrorMessage } from "../../components/ErrorMessage";
-import { bytes, clock } from "../../lib/format";
+import { bytes, clock, dateTime } from "../../lib/format";
+import { useEventStream } from "../../lib/hooks";
 import { type Action, actionsFor, applyEvent, isActive, type Live, liveOf, merge, progressView } from "./progress";
 
-const RECONNECT_MS = 3000;
 // The service's own words for a stage (src/vidrag/services/download_job.py): the stage name already says them.
 const STAGE_MESSAGES = new Set(["Queued", "Downloading", "Extracting audio", "Saving files", "Done"]);
 
@@ -17,7 +16,6 @@ const STAGE_MESSAGES = new Set(["Queued", "Downloading", "Extracting audio", "Sa
 export function useLiveTask(task: Task, onFinished: () => void, stream = true): Live {
   const polled = liveOf(task);
   const [streamed, setStreamed] = useState<Live | null>(null);
-  const [attempt, setAttempt] = useState(0);
   const wasActive = useRef(isActive(task.status));
   const finished = useRef(onFinished);
   finished.current = onFinished;
@@ -30,30 +28,7 @@ export function useLiveTask(task: Task, onFinished: () => void, stream = true): 
 
   const live = merge(polled, stream ? streamed : null); // a row that lost its stream shows the poll
   const active = isActive(live.status);
-
-  useEffect(() => {
-    if (!active || !stream) return;
-    let closed = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const close = subscribe(
-      task.events_url,
-      ["status", "progress"],
-      (_event, data) => {
-        setStreamed((s) => applyEvent(s ?? liveOf(task), data));
-      },
-      () => {
-        // The stream ends after the last event; if the task still looked active, listen again a little later.
-        if (!closed) timer = setTimeout(() => setAttempt((n) => n + 1), RECONNECT_MS);
-      },
-    );
-    return () => {
-      closed = true;
-      clearTimeout(timer);
-      close();
-    };
-    // task is read only for its starting state; the stream is per task and run
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [task.id, task.events_url, active, stream, attempt]);
+  useEventStream(task.events_url, active && stream, (data) => setStreamed((s) => applyEvent(s ?? liveOf(task), data)));
 
   // Finished while we watched: load the list again for the files it made.
   const watched = useRef(active);
@@ -95,7 +70,7 @@ export interface TaskCardProps {
 }
 
 export function TaskCard({ task, onChanged, stream = true }: TaskCardProps) {
-  const { t, i18n } = useTranslation("downloads");
+  const { t } = useTranslation("downloads");
   const live = useLiveTask(task, onChanged, stream);
   const [busy, setBusy] = useState<Action | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -144,7 +119,7 @@ export function TaskCard({ task, onChanged, stream = true }: TaskCardProps) {
         {task.url && title !== task.url && <span className="small muted dl-url">{task.url}</span>}
         <div className="dl-meta small muted">
           {duration != null && <span>{t("task.duration", { time: clock(duration) })}</span>}
-          <span>{t("task.created", { time: new Date(task.created_at).toLocaleString(i18n.language) })}</span>
+          <span>{t("task.created", { time: dateTime(task.created_at) })}</span>
         </div>
 
         {(active || live.status === "completed") && (

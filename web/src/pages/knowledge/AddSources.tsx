@@ -1,12 +1,14 @@
 // Add sources to a knowledge base: a URL (video page or media file), a finished download, a file, or pasted text.
-import { useRef, useState } from "react";
+import { type FormEvent, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api, type DocumentInfo, type Task, unwrap } from "../../api/client";
-import { bytes } from "../../lib/format";
-import { useLoad } from "../../lib/hooks";
+import { api, type DocumentInfo, type Schemas, type Task, unwrap } from "../../api/client";
+import { postForm } from "../../api/upload";
+import { UploadProgress } from "../../components/UploadProgress";
+import { bytes, dateTime } from "../../lib/format";
+import { useLoad, useSubmit } from "../../lib/hooks";
 import { checkUpload } from "./logic";
-import { KbError } from "./parts";
+import { KbError, TabList } from "./parts";
 
 const KINDS = ["url", "task", "file", "text"] as const;
 type Kind = (typeof KINDS)[number];
@@ -28,24 +30,18 @@ export default function AddSources({ datasetId, onAdded }: Props) {
     <section className="panel stack" aria-label={t("add.heading")}>
       <div className="row kb-add-head">
         <h2 className="kb-form-title">{t("add.heading")}</h2>
-        <div className="kb-seg" role="tablist" aria-label={t("add.heading")}>
-          {KINDS.map((k) => (
-            <button
-              key={k}
-              type="button"
-              role="tab"
-              aria-selected={kind === k}
-              className={kind === k ? "active" : ""}
-              data-testid={`source-kind-${k}`}
-              onClick={() => {
-                setKind(k);
-                setAdded(null);
-              }}
-            >
-              {t(`add.kinds.${k}`)}
-            </button>
-          ))}
-        </div>
+        <TabList
+          className="kb-seg"
+          label={t("add.heading")}
+          tabs={KINDS}
+          current={kind}
+          testId="source-kind"
+          text={(k) => t(`add.kinds.${k}`)}
+          onSelect={(k) => {
+            setKind(k);
+            setAdded(null);
+          }}
+        />
       </div>
       {kind === "url" && <ByUrl datasetId={datasetId} onAdded={done} />}
       {kind === "task" && <FromTask datasetId={datasetId} onAdded={done} />}
@@ -60,47 +56,40 @@ export default function AddSources({ datasetId, onAdded }: Props) {
   );
 }
 
-/** Runs a submit with busy/error state. */
-function useSubmit() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const submit = async (work: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await work();
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
+/** A source form's onSubmit: POSTs with `post` (nothing to send: null), then clears the form with `reset` and
+ *  reports the new document. */
+function useAddSource(onAdded: (doc: DocumentInfo) => void) {
+  const { busy, error, submit } = useSubmit();
+  const onSubmit = (post: (() => Promise<Schemas["DocumentCreated"]>) | null, reset: () => void) => (e: FormEvent) => {
+    e.preventDefault();
+    if (!post) return;
+    void submit(async () => {
+      const created = await post();
+      reset();
+      onAdded(created.document);
+    });
   };
-  return { busy, error, setError, submit };
+  return { busy, error, onSubmit };
 }
 
 function ByUrl({ datasetId, onAdded }: Props) {
   const { t } = useTranslation("knowledge");
   const [url, setUrl] = useState("");
   const [name, setName] = useState("");
-  const { busy, error, submit } = useSubmit();
+  const { busy, error, onSubmit } = useAddSource(onAdded);
+  const post = () =>
+    unwrap(
+      api.POST("/api/v1/datasets/{dataset_id}/document/create-by-url", {
+        params: { path: { dataset_id: datasetId } },
+        body: { url: url.trim(), name: name.trim() || null },
+      }),
+    );
+  const reset = () => {
+    setUrl("");
+    setName("");
+  };
   return (
-    <form
-      className="stack"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void submit(async () => {
-          const r = await unwrap(
-            api.POST("/api/v1/datasets/{dataset_id}/document/create-by-url", {
-              params: { path: { dataset_id: datasetId } },
-              body: { url: url.trim(), name: name.trim() || null },
-            }),
-          );
-          setUrl("");
-          setName("");
-          onAdded(r.document);
-        });
-      }}
-    >
+    <form className="stack" onSubmit={onSubmit(post, reset)}>
       <p className="muted small">{t("add.urlExplain")}</p>
       <div className="row">
         <label className="grow kb-wide">
@@ -142,25 +131,17 @@ function FromTask({ datasetId, onAdded }: Props) {
     [],
   );
   const [taskId, setTaskId] = useState("");
-  const { busy, error, submit } = useSubmit();
+  const { busy, error, onSubmit } = useAddSource(onAdded);
   const items = tasks.data?.items ?? [];
+  const post = () =>
+    unwrap(
+      api.POST("/api/v1/datasets/{dataset_id}/document/create-from-task", {
+        params: { path: { dataset_id: datasetId } },
+        body: { task_id: taskId },
+      }),
+    );
   return (
-    <form
-      className="stack"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void submit(async () => {
-          const r = await unwrap(
-            api.POST("/api/v1/datasets/{dataset_id}/document/create-from-task", {
-              params: { path: { dataset_id: datasetId } },
-              body: { task_id: taskId },
-            }),
-          );
-          setTaskId("");
-          onAdded(r.document);
-        });
-      }}
-    >
+    <form className="stack" onSubmit={onSubmit(post, () => setTaskId(""))}>
       <p className="muted small">{t("add.taskExplain")}</p>
       <KbError error={tasks.error} onRetry={tasks.reload} />
       {tasks.loading && !tasks.data && <p className="muted">{t("loading", { ns: "common" })}</p>}
@@ -174,7 +155,7 @@ function FromTask({ datasetId, onAdded }: Props) {
               {items.map((task) => (
                 <option key={task.id} value={task.id}>
                   {taskTitle(task)}
-                  {task.completed_at ? ` — ${new Date(task.completed_at).toLocaleString()}` : ""}
+                  {task.completed_at ? ` — ${dateTime(task.completed_at)}` : ""}
                 </option>
               ))}
             </select>
@@ -196,8 +177,9 @@ function ByFile({ datasetId, onAdded }: Props) {
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState("");
   const [refused, setRefused] = useState("");
+  const [sent, setSent] = useState<number | null>(null); // percent of the file sent, while uploading
   const input = useRef<HTMLInputElement>(null);
-  const { busy, error, submit } = useSubmit();
+  const { busy, error, onSubmit } = useAddSource(onAdded);
 
   const choose = (f: File | null) => {
     setRefused("");
@@ -216,34 +198,26 @@ function ByFile({ datasetId, onAdded }: Props) {
     setFile(f);
   };
 
+  const upload = async (chosen: File) => {
+    const form = new FormData();
+    form.append("file", chosen, chosen.name);
+    if (name.trim()) form.append("name", name.trim());
+    setSent(0);
+    try {
+      const url = `/api/v1/datasets/${encodeURIComponent(datasetId)}/document/create-by-file`;
+      return await postForm<Schemas["DocumentCreated"]>(url, form, setSent);
+    } finally {
+      setSent(null);
+    }
+  };
+  const reset = () => {
+    setFile(null);
+    setName("");
+    if (input.current) input.current.value = "";
+  };
+
   return (
-    <form
-      className="stack"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (!file) return;
-        void submit(async () => {
-          const chosen = file;
-          const r = await unwrap(
-            api.POST("/api/v1/datasets/{dataset_id}/document/create-by-file", {
-              params: { path: { dataset_id: datasetId } },
-              // multipart: the typed body says `file: string`, the browser sends the File itself
-              body: { file: chosen as unknown as string, name: name.trim() || null },
-              bodySerializer: () => {
-                const form = new FormData();
-                form.append("file", chosen, chosen.name);
-                if (name.trim()) form.append("name", name.trim());
-                return form;
-              },
-            }),
-          );
-          setFile(null);
-          setName("");
-          if (input.current) input.current.value = "";
-          onAdded(r.document);
-        });
-      }}
-    >
+    <form className="stack" onSubmit={onSubmit(file ? () => upload(file) : null, reset)}>
       <p className="muted small">
         {t("add.fileExplain")}{" "}
         {maxMb != null && <span data-testid="upload-limit">{t("add.fileLimit", { max: maxMb })}</span>}
@@ -255,6 +229,7 @@ function ByFile({ datasetId, onAdded }: Props) {
             ref={input}
             data-testid="source-file-input"
             type="file"
+            disabled={busy}
             accept="video/*,audio/*,.pdf,.docx,.html,.htm,.md,.markdown,.txt,.srt,.vtt"
             onChange={(e) => choose(e.target.files?.[0] ?? null)}
           />
@@ -267,7 +242,8 @@ function ByFile({ datasetId, onAdded }: Props) {
           {busy ? t("add.uploading") : t("add.upload")}
         </button>
       </div>
-      {file && <p className="small muted">{t("add.fileChosen", { name: file.name, size: bytes(file.size) })}</p>}
+      {file && sent == null && <p className="small muted">{t("add.fileChosen", { name: file.name, size: bytes(file.size) })}</p>}
+      {file && sent != null && <UploadProgress name={file.name} percent={sent} />}
       {refused && (
         <p className="error" role="alert">
           {refused}
@@ -282,25 +258,20 @@ function ByText({ datasetId, onAdded }: Props) {
   const { t } = useTranslation("knowledge");
   const [name, setName] = useState("");
   const [text, setText] = useState("");
-  const { busy, error, submit } = useSubmit();
+  const { busy, error, onSubmit } = useAddSource(onAdded);
+  const post = () =>
+    unwrap(
+      api.POST("/api/v1/datasets/{dataset_id}/document/create-by-text", {
+        params: { path: { dataset_id: datasetId } },
+        body: { name: name.trim(), text },
+      }),
+    );
+  const reset = () => {
+    setName("");
+    setText("");
+  };
   return (
-    <form
-      className="stack"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void submit(async () => {
-          const r = await unwrap(
-            api.POST("/api/v1/datasets/{dataset_id}/document/create-by-text", {
-              params: { path: { dataset_id: datasetId } },
-              body: { name: name.trim(), text },
-            }),
-          );
-          setName("");
-          setText("");
-          onAdded(r.document);
-        });
-      }}
-    >
+    <form className="stack" onSubmit={onSubmit(post, reset)}>
       <label className="kb-block">
         {t("add.textName")}
         <input data-testid="source-text-name" value={name} required maxLength={500} onChange={(e) => setName(e.target.value)} />

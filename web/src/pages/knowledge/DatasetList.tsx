@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { api, type Dataset, unwrap } from "../../api/client";
-import { useLoad } from "../../lib/hooks";
+import { useLoad, useSubmit } from "../../lib/hooks";
 import { ConfirmButton, KbError } from "./parts";
 
 export default function DatasetList() {
@@ -64,17 +64,14 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [chunkTokens, setChunkTokens] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, submit } = useSubmit();
   const [created, setCreated] = useState<Dataset | null>(null);
 
-  const submit = async (e: React.FormEvent) => {
+  const create = (e: React.FormEvent) => {
     e.preventDefault();
     if (!name.trim()) return;
-    setBusy(true);
-    setError(null);
     setCreated(null);
-    try {
+    void submit(async () => {
       // Transcript chunk length: shorter chunks make citations point at a sentence rather than a minute.
       const tokens = Number(chunkTokens);
       const process_rule = chunkTokens && tokens > 0 ? { transcript: { max_tokens: tokens } } : undefined;
@@ -88,15 +85,11 @@ function CreateDataset({ onCreated }: { onCreated: () => void }) {
       setDescription("");
       setChunkTokens("");
       onCreated();
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
-    <form className="panel stack" onSubmit={submit} aria-label={t("create.heading")}>
+    <form className="panel stack" onSubmit={create} aria-label={t("create.heading")}>
       <h2 className="kb-form-title">{t("create.heading")}</h2>
       <div className="row">
         <label className="grow">

@@ -4,11 +4,11 @@ import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
 import { api, type Dataset, unwrap } from "../../api/client";
-import { useLoad } from "../../lib/hooks";
+import { useLoad, useSubmit } from "../../lib/hooks";
 import AddSources from "./AddSources";
 import Documents from "./Documents";
 import HitTesting from "./HitTesting";
-import { ConfirmButton, KbError } from "./parts";
+import { ConfirmButton, KbError, TabList } from "./parts";
 
 const TABS = ["documents", "hit", "settings"] as const;
 type Tab = (typeof TABS)[number];
@@ -36,21 +36,16 @@ export default function DatasetPage() {
         <>
           <h1>{ds.data.name}</h1>
           {ds.data.description && <p className="muted">{ds.data.description}</p>}
-          <div className="kb-tabs" role="tablist" aria-label={t("tabs.label")}>
-            {TABS.map((name) => (
-              <button
-                key={name}
-                type="button"
-                role="tab"
-                aria-selected={tab === name}
-                className={tab === name ? "kb-tab active" : "kb-tab"}
-                data-testid={`kb-tab-${name}`}
-                onClick={() => setParams(name === "documents" ? {} : { tab: name }, { replace: true })}
-              >
-                {t(`tabs.${name}`)}
-              </button>
-            ))}
-          </div>
+          <TabList
+            className="kb-tabs"
+            tabClassName="kb-tab"
+            label={t("tabs.label")}
+            tabs={TABS}
+            current={tab}
+            testId="kb-tab"
+            text={(name) => t(`tabs.${name}`)}
+            onSelect={(name) => setParams(name === "documents" ? {} : { tab: name }, { replace: true })}
+          />
           {tab === "documents" && (
             <>
               <AddSources datasetId={ds.data.id} onAdded={() => setAdded((n) => n + 1)} />
@@ -70,24 +65,17 @@ function Settings({ dataset, onSaved }: { dataset: Dataset; onSaved: () => void 
   const navigate = useNavigate();
   const [name, setName] = useState(dataset.name);
   const [description, setDescription] = useState(dataset.description);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, submit } = useSubmit();
   const [note, setNote] = useState("");
   const path = { dataset_id: dataset.id };
 
-  const run = async (work: () => Promise<unknown>, done: string) => {
-    setBusy(true);
-    setError(null);
+  const run = (work: () => Promise<unknown>, done: string) => {
     setNote("");
-    try {
+    return submit(async () => {
       await work();
       setNote(done);
       onSaved();
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,13 +1,13 @@
 // A knowledge base's documents: indexing status per stage, live by SSE while indexing, and actions.
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
 import { api, type DocumentInfo, unwrap } from "../../api/client";
-import { subscribe } from "../../api/sse";
-import { useLoad } from "../../lib/hooks";
+import { dateTime, took } from "../../lib/format";
+import { useEventStream, useLoad, useSubmit } from "../../lib/hooks";
 import { isMedia, isTerminal, type StageView, stagesOf } from "./logic";
-import { ConfirmButton, documentErrorText, KbError } from "./parts";
+import { ConfirmButton, documentErrorText, KbError, ListHeader } from "./parts";
 import { Pager } from "../../components/Pager";
 
 const LIMIT = 20;
@@ -18,7 +18,6 @@ const POLL_MS = 4000;
 export default function Documents({ datasetId, refresh }: { datasetId: string; refresh: number }) {
   const { t } = useTranslation("knowledge");
   const [page, setPage] = useState(1);
-  const [keyword, setKeyword] = useState("");
   const [search, setSearch] = useState("");
   const [poll, setPoll] = useState(false);
   const docs = useLoad(
@@ -39,34 +38,15 @@ export default function Documents({ datasetId, refresh }: { datasetId: string; r
 
   return (
     <section className="panel stack" aria-label={t("docs.heading")}>
-      <div className="row">
-        <h2 className="kb-form-title grow">
-          {t("docs.heading")} {docs.data && <span className="muted small">({docs.data.total})</span>}
-        </h2>
-        <form
-          className="row"
-          role="search"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setPage(1);
-            setSearch(keyword.trim());
-          }}
-        >
-          <label>
-            <span className="sr-only">{t("docs.search")}</span>
-            <input
-              type="search"
-              aria-label={t("docs.search")}
-              placeholder={t("docs.search")}
-              value={keyword}
-              onChange={(e) => setKeyword(e.target.value)}
-            />
-          </label>
-          <button type="submit" className="secondary">
-            {t("docs.searchButton")}
-          </button>
-        </form>
-      </div>
+      <ListHeader
+        title={t("docs.heading")}
+        total={docs.data?.total}
+        search={t("docs.search")}
+        onSearch={(keyword) => {
+          setPage(1);
+          setSearch(keyword);
+        }}
+      />
       <KbError error={docs.error} onRetry={docs.reload} />
       {docs.loading && !docs.data && <p className="muted">{t("loading", { ns: "common" })}</p>}
       {docs.data && rows.length === 0 && <p className="muted">{search ? t("docs.noMatch") : t("docs.empty")}</p>}
@@ -106,46 +86,25 @@ interface Live {
  *  the `doc` they arrived with: when the table loads again, its fresher row wins. */
 function useLiveDocument(datasetId: string, doc: DocumentInfo, live: boolean, onDone: () => void): DocumentInfo {
   const [latest, setLatest] = useState<{ base: DocumentInfo; event: Live } | null>(null);
-  const [attempt, setAttempt] = useState(0);
-  const base = useRef(doc);
-  base.current = doc;
-  const done = useRef(onDone);
-  done.current = onDone;
   const event = latest && latest.base === doc ? latest.event : null;
   const terminal = isTerminal(event?.indexing_status ?? doc.indexing_status);
+  const url = `/api/v1/datasets/${encodeURIComponent(datasetId)}/documents/${encodeURIComponent(doc.id)}/events`;
 
-  useEffect(() => {
-    if (terminal || !live) return;
-    let retry: ReturnType<typeof setTimeout> | undefined;
-    const url = `/api/v1/datasets/${encodeURIComponent(datasetId)}/documents/${encodeURIComponent(doc.id)}/events`;
-    const close = subscribe(
-      url,
-      ["status", "progress"],
-      (_name, data) => {
-        const e = data as Partial<Live>;
-        if (typeof e.indexing_status !== "string") return;
-        setLatest({
-          base: base.current,
-          event: {
-            indexing_status: e.indexing_status,
-            progress: typeof e.progress === "number" ? e.progress : 0,
-            stages: (e.stages ?? {}) as Record<string, unknown>,
-            error: e.error ?? null,
-            error_code: e.error_code ?? null,
-          },
-        });
-        if (isTerminal(e.indexing_status)) done.current();
+  useEventStream(url, live && !terminal, (data) => {
+    const e = data as Partial<Live>;
+    if (typeof e.indexing_status !== "string") return;
+    setLatest({
+      base: doc,
+      event: {
+        indexing_status: e.indexing_status,
+        progress: typeof e.progress === "number" ? e.progress : 0,
+        stages: (e.stages ?? {}) as Record<string, unknown>,
+        error: e.error ?? null,
+        error_code: e.error_code ?? null,
       },
-      // The stream ends when the document is done, or broke: look again in a few seconds.
-      () => {
-        retry = setTimeout(() => setAttempt((n) => n + 1), 3000);
-      },
-    );
-    return () => {
-      close();
-      clearTimeout(retry);
-    };
-  }, [datasetId, doc.id, terminal, live, attempt]);
+    });
+    if (isTerminal(e.indexing_status)) onDone();
+  });
 
   return event ? { ...doc, ...event } : doc;
 }
@@ -164,26 +123,18 @@ export function DocumentRow({
 }) {
   const { t } = useTranslation("knowledge");
   const doc = useLiveDocument(datasetId, initial, live, onChanged);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, submit } = useSubmit();
   const stages = stagesOf(doc);
   const status = doc.indexing_status;
   const terminal = isTerminal(status);
   const media = isMedia(doc) && (doc.kind === "video" || doc.kind === "audio" || doc.kind == null);
   const path = { dataset_id: datasetId, document_id: doc.id };
 
-  const reindex = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const reindex = () =>
+    submit(async () => {
       await unwrap(api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/reindex", { params: { path } }));
       onChanged();
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <tr data-testid="document-row" data-document-id={doc.id} data-status={status}>
@@ -256,11 +207,6 @@ export function badgeClass(status: string): string {
 
 const MARK: Record<StageView["state"], string> = { done: "✓", running: "●", failed: "✕", pending: "○" };
 
-function duration(seconds: number | null): string {
-  if (seconds == null) return "";
-  return seconds < 10 ? `${seconds.toFixed(1)} s` : seconds < 120 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
-}
-
 /** The stages in a row: each with its state mark and how long it took; the details (times, error) in a tooltip. */
 export function StageList({ stages }: { stages: StageView[] }) {
   const { t } = useTranslation("knowledge");
@@ -270,8 +216,8 @@ export function StageList({ stages }: { stages: StageView[] }) {
         const state = t(`stageState.${s.state}`);
         const title = [
           `${t(`stages.${s.name}`, { defaultValue: s.name })}: ${state}`,
-          s.startedAt && t("docs.started", { at: new Date(s.startedAt).toLocaleString() }),
-          s.completedAt && t("docs.completed", { at: new Date(s.completedAt).toLocaleString() }),
+          s.startedAt && t("docs.started", { at: dateTime(s.startedAt, "second") }),
+          s.completedAt && t("docs.completed", { at: dateTime(s.completedAt, "second") }),
           s.error,
         ]
           .filter(Boolean)
@@ -280,7 +226,7 @@ export function StageList({ stages }: { stages: StageView[] }) {
           <li key={s.name} className={`kb-stage ${s.state}`} title={title} data-stage={s.name} data-state={s.state}>
             <span aria-hidden="true">{MARK[s.state]}</span> {t(`stages.${s.name}`, { defaultValue: s.name })}
             <span className="sr-only"> ({state})</span>
-            {s.state === "done" && s.seconds != null && <span className="muted"> {duration(s.seconds)}</span>}
+            {s.state === "done" && s.seconds != null && <span className="muted"> {took(s.seconds)}</span>}
           </li>
         );
       })}

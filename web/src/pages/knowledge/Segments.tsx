@@ -6,10 +6,10 @@ import { Link, useParams } from "react-router";
 
 import { api, type DocumentInfo, type Segment, unwrap, withKey } from "../../api/client";
 import { span } from "../../lib/format";
-import { useLoad } from "../../lib/hooks";
+import { useLoad, useSubmit } from "../../lib/hooks";
 import { badgeClass, StageList } from "./Documents";
 import { isMedia, playerLink, queryTerms, stagesOf } from "./logic";
-import { documentErrorText, Highlighted, KbError } from "./parts";
+import { documentErrorText, Highlighted, KbError, ListHeader } from "./parts";
 import { Pager } from "../../components/Pager";
 
 const LIMIT = 20;
@@ -21,7 +21,6 @@ export default function SegmentsPage() {
   const path = { dataset_id: datasetId, document_id: documentId };
   const doc = useLoad(() => unwrap(api.GET("/api/v1/datasets/{dataset_id}/documents/{document_id}", { params: { path } })), [datasetId, documentId]);
   const [page, setPage] = useState(1);
-  const [keyword, setKeyword] = useState("");
   const [search, setSearch] = useState("");
   const [status, setStatus] = useState<StatusFilter>("");
   const segs = useLoad(
@@ -44,44 +43,29 @@ export default function SegmentsPage() {
       <KbError error={doc.error} onRetry={doc.reload} />
       {doc.data && <DocumentHeader datasetId={datasetId} doc={doc.data} />}
       <section className="panel stack" aria-label={t("segments.heading")}>
-        <div className="row">
-          <h2 className="kb-form-title grow">
-            {t("segments.heading")} {segs.data && <span className="muted small">({segs.data.total})</span>}
-          </h2>
-          <form
-            className="row"
-            role="search"
-            onSubmit={(e) => {
-              e.preventDefault();
+        <ListHeader
+          title={t("segments.heading")}
+          total={segs.data?.total}
+          search={t("segments.filter")}
+          searchTestId="segment-filter"
+          onSearch={(keyword) => {
+            setPage(1);
+            setSearch(keyword);
+          }}
+        >
+          <select
+            aria-label={t("segments.status")}
+            value={status}
+            onChange={(e) => {
               setPage(1);
-              setSearch(keyword.trim());
+              setStatus(e.target.value as StatusFilter);
             }}
           >
-            <input
-              type="search"
-              aria-label={t("segments.filter")}
-              placeholder={t("segments.filter")}
-              value={keyword}
-              data-testid="segment-filter"
-              onChange={(e) => setKeyword(e.target.value)}
-            />
-            <select
-              aria-label={t("segments.status")}
-              value={status}
-              onChange={(e) => {
-                setPage(1);
-                setStatus(e.target.value as StatusFilter);
-              }}
-            >
-              <option value="">{t("segments.all")}</option>
-              <option value="enabled">{t("segments.enabledOnly")}</option>
-              <option value="disabled">{t("segments.disabledOnly")}</option>
-            </select>
-            <button type="submit" className="secondary">
-              {t("docs.searchButton")}
-            </button>
-          </form>
-        </div>
+            <option value="">{t("segments.all")}</option>
+            <option value="enabled">{t("segments.enabledOnly")}</option>
+            <option value="disabled">{t("segments.disabledOnly")}</option>
+          </select>
+        </ListHeader>
         <KbError error={segs.error} onRetry={segs.reload} />
         {segs.loading && !segs.data && <p className="muted">{t("loading", { ns: "common" })}</p>}
         {segs.data && segs.data.data.length === 0 && <p className="muted">{search || status ? t("segments.noMatch") : t("segments.empty")}</p>}
@@ -142,29 +126,26 @@ function SegmentItem({ datasetId, segment, terms, media }: { datasetId: string; 
   const [s, setS] = useState(segment);
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(segment.content);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, submit } = useSubmit();
   const path = { dataset_id: datasetId, document_id: s.document_id, segment_id: s.id };
 
-  const update = async (body: { content?: string; enabled?: boolean }) => {
-    setBusy(true);
-    setError(null);
+  const update = (body: { content?: string; enabled?: boolean }) => {
     const before = s;
     // The switch follows the click at once; it goes back if the service refuses.
     if (body.enabled !== undefined) setS({ ...s, enabled: body.enabled });
-    try {
-      const next = await unwrap(
-        api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}", { params: { path }, body: { segment: body } }),
-      );
-      setS(next);
-      setDraft(next.content);
-      setEditing(false);
-    } catch (exc) {
-      setS(before);
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
+    return submit(async () => {
+      try {
+        const next = await unwrap(
+          api.POST("/api/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}", { params: { path }, body: { segment: body } }),
+        );
+        setS(next);
+        setDraft(next.content);
+        setEditing(false);
+      } catch (exc) {
+        setS(before);
+        throw exc;
+      }
+    });
   };
 
   return (

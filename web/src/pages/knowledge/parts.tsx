@@ -1,10 +1,11 @@
 // Small pieces the knowledge page's views share: errors in the page's words, a confirm-before-delete button,
-// highlighted text.
-import { useState } from "react";
+// highlighted text, tabs, a list's heading with its search box.
+import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ApiError } from "../../api/client";
 import { ErrorMessage } from "../../components/ErrorMessage";
+import { useSubmit } from "../../lib/hooks";
 import { highlight } from "./logic";
 
 /** Errors with the knowledge page's words for its own codes (dataset_name_taken, no_text...), else the common ones. */
@@ -52,8 +53,7 @@ export function ConfirmButton({
 }) {
   const { t } = useTranslation("common");
   const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, submit } = useSubmit();
   return (
     <>
       <button type="button" className={className} onClick={() => setOpen(true)} data-testid={testId}>
@@ -76,18 +76,12 @@ export function ConfirmButton({
                 className="danger kb-confirm"
                 data-testid="confirm-ok"
                 disabled={busy}
-                onClick={async () => {
-                  setBusy(true);
-                  setError(null);
-                  try {
+                onClick={() =>
+                  void submit(async () => {
                     await onConfirm();
                     setOpen(false);
-                  } catch (exc) {
-                    setError(exc);
-                  } finally {
-                    setBusy(false);
-                  }
-                }}
+                  })
+                }
               >
                 {label}
               </button>
@@ -108,5 +102,94 @@ export function Highlighted({ text, terms }: { text: string; terms: string[] }) 
     <>
       {highlight(text, terms).map((p, i) => (p.hit ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))}
     </>
+  );
+}
+
+/** A row of tab buttons (the page's tabs, the kinds of source): `current` is marked active. */
+export function TabList<K extends string>({
+  tabs,
+  current,
+  onSelect,
+  text,
+  label,
+  className,
+  tabClassName,
+  testId,
+}: {
+  tabs: readonly K[];
+  current: K;
+  onSelect: (tab: K) => void;
+  text: (tab: K) => string;
+  label: string;
+  className: string;
+  tabClassName?: string;
+  /** each tab's test id is `${testId}-${tab}` */
+  testId: string;
+}) {
+  return (
+    <div className={className} role="tablist" aria-label={label}>
+      {tabs.map((tab) => (
+        <button
+          key={tab}
+          type="button"
+          role="tab"
+          aria-selected={current === tab}
+          className={[tabClassName, current === tab && "active"].filter(Boolean).join(" ")}
+          data-testid={`${testId}-${tab}`}
+          onClick={() => onSelect(tab)}
+        >
+          {text(tab)}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A list's heading with its total, and a search box that applies on submit; `children` are more filters beside it. */
+export function ListHeader({
+  title,
+  total,
+  search,
+  onSearch,
+  searchTestId,
+  children,
+}: {
+  title: string;
+  total: number | undefined;
+  /** the search box's label and placeholder */
+  search: string;
+  onSearch: (keyword: string) => void;
+  searchTestId?: string;
+  children?: ReactNode;
+}) {
+  const { t } = useTranslation("knowledge");
+  const [keyword, setKeyword] = useState("");
+  return (
+    <div className="row">
+      <h2 className="kb-form-title grow">
+        {title} {total != null && <span className="muted small">({total})</span>}
+      </h2>
+      <form
+        className="row"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          onSearch(keyword.trim());
+        }}
+      >
+        <input
+          type="search"
+          aria-label={search}
+          placeholder={search}
+          value={keyword}
+          data-testid={searchTestId}
+          onChange={(e) => setKeyword(e.target.value)}
+        />
+        {children}
+        <button type="submit" className="secondary">
+          {t("docs.searchButton")}
+        </button>
+      </form>
+    </div>
   );
 }

@@ -103,57 +103,65 @@ function DocumentPlayer({ id }: { id: string }) {
     );
 
   return (
+    <PlayerLayout title={title}>
+      <div className="player-media">
+        <Media
+          ref={mediaRef}
+          url={mediaUrl}
+          type={mediaType}
+          poster={player.data.thumbnail_url}
+          onLoadedMetadata={() => seekToCitation(true)}
+        />
+        {start != null && (
+          <div className="notice row">
+            <span>{t("player.cited", { span: span(start, end) })}</span>
+            <button type="button" className="link" onClick={() => playFrom(mediaRef.current, start)}>
+              {t("player.seekTo", { time: clock(start) })}
+            </button>
+          </div>
+        )}
+      </div>
+      <Transcript lines={lines} cited={cited} marks={marks} mediaRef={mediaRef} />
+      <Details
+        rows={[
+          [
+            t("player.knowledgeBase"),
+            <Link key="kb" to={`/knowledge/${encodeURIComponent(player.data.dataset_id)}`}>
+              {dataset.data?.name ?? player.data.dataset_id}
+            </Link>,
+          ],
+          [t("player.duration"), duration != null ? clock(duration) : null],
+          [t("player.source"), doc.source_url ? <ExternalLink url={doc.source_url} /> : null],
+        ]}
+      >
+        <a className="button secondary" href={withKey(`${mediaUrl}?download=true`)} download>
+          {t("player.download")}
+        </a>
+        {lines.length > 0 && (
+          <span className="row player-exports">
+            <span className="muted small">{t("player.export")}</span>
+            {["srt", "vtt", "txt"].map((f) => (
+              <a key={f} href={exportUrl(f)} download data-testid={`transcript-export-${f}`}>
+                {f.toUpperCase()}
+              </a>
+            ))}
+          </span>
+        )}
+      </Details>
+    </PlayerLayout>
+  );
+}
+
+/** The player page's frame: the way back to the library, the title, and the media, transcript and details. */
+function PlayerLayout({ title, children }: { title: string; children: ReactNode }) {
+  const { t } = useTranslation("library");
+  return (
     <div className="player">
       <p className="small">
         <Link to="/library">← {t("player.back")}</Link>
       </p>
       <h1>{title}</h1>
-      <div className="player-layout">
-        <div className="player-media">
-          <Media
-            ref={mediaRef}
-            url={mediaUrl}
-            type={mediaType}
-            poster={player.data.thumbnail_url}
-            onLoadedMetadata={() => seekToCitation(true)}
-          />
-          {start != null && (
-            <div className="notice row">
-              <span>{t("player.cited", { span: span(start, end) })}</span>
-              <button type="button" className="link" onClick={() => playFrom(mediaRef.current, start)}>
-                {t("player.seekTo", { time: clock(start) })}
-              </button>
-            </div>
-          )}
-        </div>
-        <Transcript lines={lines} cited={cited} marks={marks} mediaRef={mediaRef} />
-        <Details
-          rows={[
-            [
-              t("player.knowledgeBase"),
-              <Link key="kb" to={`/knowledge/${encodeURIComponent(player.data.dataset_id)}`}>
-                {dataset.data?.name ?? player.data.dataset_id}
-              </Link>,
-            ],
-            [t("player.duration"), duration != null ? clock(duration) : null],
-            [t("player.source"), doc.source_url ? <ExternalLink url={doc.source_url} /> : null],
-          ]}
-        >
-          <a className="button secondary" href={withKey(`${mediaUrl}?download=true`)} download>
-            {t("player.download")}
-          </a>
-          {lines.length > 0 && (
-            <span className="row player-exports">
-              <span className="muted small">{t("player.export")}</span>
-              {["srt", "vtt", "txt"].map((f) => (
-                <a key={f} href={exportUrl(f)} download data-testid={`transcript-export-${f}`}>
-                  {f.toUpperCase()}
-                </a>
-              ))}
-            </span>
-          )}
-        </Details>
-      </div>
+      <div className="player-layout">{children}</div>
     </div>
   );
 }
@@ -351,46 +359,40 @@ function TaskView({ task, notice }: { task: Task; notice: string }) {
   const duration = typeof info.duration === "number" ? info.duration : null;
   const file = playableFile(task);
   return (
-    <div className="player">
-      <p className="small">
-        <Link to="/library">← {t("player.back")}</Link>
-      </p>
-      <h1>{title}</h1>
-      <div className="player-layout">
-        <div className="player-media">
-          {file ? (
-            <Media
-              url={file.url}
-              type={file.content_type}
-              poster={file.kind === "video" ? `${file.url}/thumbnail` : null}
-              ref={null}
-            />
-          ) : (
-            <div className="notice">{t("player.noPlayableFile")}</div>
-          )}
-        </div>
-        <section className="panel player-transcript" aria-labelledby="player-transcript">
-          <h2 id="player-transcript">{t("player.transcript")}</h2>
-          <div className="player-pad">
-            <p>{notice}</p>
-            <Link className="button" to="/knowledge">
-              {t("player.toKnowledge")}
-            </Link>
-          </div>
-        </section>
-        <Details
-          rows={[
-            [t("player.duration"), duration != null ? clock(duration) : null],
-            [t("player.source"), task.url ? <ExternalLink url={task.url} /> : null],
-          ]}
-        >
-          {file && (
-            <a className="button secondary" href={withKey(`${file.url}?download=true`)} download>
-              {t("player.download")}
-            </a>
-          )}
-        </Details>
+    <PlayerLayout title={title}>
+      <div className="player-media">
+        {file ? (
+          <Media
+            url={file.url}
+            type={file.content_type}
+            poster={file.kind === "video" ? `${file.url}/thumbnail` : null}
+            ref={null}
+          />
+        ) : (
+          <div className="notice">{t("player.noPlayableFile")}</div>
+        )}
       </div>
-    </div>
+      <section className="panel player-transcript" aria-labelledby="player-transcript">
+        <h2 id="player-transcript">{t("player.transcript")}</h2>
+        <div className="player-pad">
+          <p>{notice}</p>
+          <Link className="button" to="/knowledge">
+            {t("player.toKnowledge")}
+          </Link>
+        </div>
+      </section>
+      <Details
+        rows={[
+          [t("player.duration"), duration != null ? clock(duration) : null],
+          [t("player.source"), task.url ? <ExternalLink url={task.url} /> : null],
+        ]}
+      >
+        {file && (
+          <a className="button secondary" href={withKey(`${file.url}?download=true`)} download>
+            {t("player.download")}
+          </a>
+        )}
+      </Details>
+    </PlayerLayout>
   );
 }
