@@ -2,7 +2,7 @@ import i18next from "i18next";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import "../i18n";
-import { bytes, clock, dateTime, eta, locale, span, speed, took } from "./format";
+import { age, bytes, clock, dateTime, eta, locale, span, speed, took } from "./format";
 
 // Local time, so the expected clock reads the same in every time zone the tests run in.
 const EVENING = new Date(2026, 10, 27, 21, 5, 9);
@@ -33,6 +33,9 @@ const CASES: [(lang: string) => string, string, string][] = [
   [(l) => took(4.21, l), "4.2 s", "4.2 秒"],
   [(l) => took(75, l), "75 s", "75 秒"],
   [(l) => took(300, l), "5 min", "5 分钟"],
+  [(l) => age(0.25, l), "15 min", "15 分钟"],
+  [(l) => age(5.4, l), "5 h", "5 小时"],
+  [(l) => age(72, l), "3 d", "3 天"],
   [(l) => dateTime(EVENING, "minute", l), "11/27/2026, 9:05 PM", "2026/11/27 21:05"],
   [(l) => dateTime(EVENING, "second", l), "11/27/2026, 9:05:09 PM", "2026/11/27 21:05:09"],
   [(l) => dateTime("not a date", "minute", l), "–", "–"],

@@ -67,8 +67,8 @@ export function speed(bps: number | null | undefined, lang?: string): string {
 // Time units as each language abbreviates them. Chinese says 分 before seconds ("3 分 20 秒") and 分钟 when the
 // minutes end the phrase ("1 小时 4 分钟"). Intl.DurationFormat would do this, but Node 20 (the tests) has none.
 const TIME_UNITS = {
-  en: { h: "h", min: "min", minEnd: "min", s: "s" },
-  zh: { h: "小时", min: "分", minEnd: "分钟", s: "秒" },
+  en: { d: "d", h: "h", min: "min", minEnd: "min", s: "s" },
+  zh: { d: "天", h: "小时", min: "分", minEnd: "分钟", s: "秒" },
 };
 
 function timeUnits(lang?: string) {
@@ -111,4 +111,14 @@ export function dateTime(value: string | number | Date, to: "minute" | "second" 
     }),
   );
   return format.format(date);
+}
+
+/** An age in hours, rounded to one unit: 0.25 → "15 min", 5.4 → "5 h", 72 → "3 d" (Chinese: "15 分钟", "5 小时",
+ *  "3 天"). */
+export function age(hours: number, lang?: string): string {
+  const u = timeUnits(lang);
+  const int = (n: number) => decimal(Math.round(n), 0, lang);
+  if (hours < 1) return `${int(hours * 60)} ${u.minEnd}`;
+  if (hours < 48) return `${int(hours)} ${u.h}`;
+  return `${int(hours / 24)} ${u.d}`;
 }

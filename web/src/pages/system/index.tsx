@@ -4,12 +4,12 @@ import { useTranslation } from "react-i18next";
 
 import { api, unwrap } from "../../api/client";
 import { ErrorMessage } from "../../components/ErrorMessage";
+import { age, dateTime } from "../../lib/format";
 import { useLoad } from "../../lib/hooks";
 import {
   budgetPercent,
   type CleanupResult,
   diskState,
-  hours,
   megabytes,
   type RunnerHealth,
   stateClass,
@@ -65,7 +65,7 @@ function HealthPanel() {
               [t("health.ffmpeg"), <span className="mono small sys-break">{h.services.ffmpeg ?? "–"}</span>],
             ]}
           />
-          <p className="muted small">{t("refreshed", { time: new Date(h.timestamp).toLocaleTimeString() })}</p>
+          <p className="muted small">{t("refreshed", { time: dateTime(h.timestamp, "second") })}</p>
         </>
       )}
     </section>
@@ -156,8 +156,8 @@ function StoragePanel() {
               ],
               ...(s.total_files
                 ? ([
-                    [t("storage.oldest"), hours(s.oldest_file_hours)],
-                    [t("storage.newest"), hours(s.newest_file_hours)],
+                    [t("storage.oldest"), age(s.oldest_file_hours)],
+                    [t("storage.newest"), age(s.newest_file_hours)],
                   ] as [string, ReactNode][])
                 : []),
               [t("storage.dir"), <span className="mono small sys-break">{s.temp_dir}</span>],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { budgetPercent, diskState, hours, megabytes, stateClass, type StorageInfo } from "./shapes";
+import { budgetPercent, diskState, megabytes, stateClass, type StorageInfo } from "./shapes";
 
 describe("system page helpers", () => {
   it("says megabytes the way people read them", () => {
@@ -30,11 +30,5 @@ describe("system page helpers", () => {
     expect(stateClass("unavailable")).toBe("unavailable");
     expect(stateClass(undefined)).toBe("degraded");
     expect(stateClass("starting")).toBe("degraded");
-  });
-
-  it("says a file's age in minutes, hours or days", () => {
-    expect(hours(0.25)).toBe("15 min");
-    expect(hours(5.4)).toBe("5 h");
-    expect(hours(72)).toBe("3 d");
   });
 });

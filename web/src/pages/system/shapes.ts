@@ -37,10 +37,3 @@ export function stateClass(value: string | undefined): "ok" | "degraded" | "unav
   if (["unavailable", "error", "failed"].includes(value)) return "unavailable";
   return "degraded";
 }
-
-/** Hours → "45 min", "5 h", "3 d" (a file's age). */
-export function hours(h: number): string {
-  if (h < 1) return `${Math.round(h * 60)} min`;
-  if (h < 48) return `${Math.round(h)} h`;
-  return `${Math.round(h / 24)} d`;
-}
