@@ -4,7 +4,9 @@ A real installation (text documents, an uploaded Markdown file, a video transcri
 it is backed up while it runs, stopped, its data dir wiped and its database dropped and created again (empty, not
 even pgvector), restored, started: the same retrieval records, answers and citations come back, and the video is
 served again byte for byte. Also: a backup without media, a backup taken while documents keep arriving, the refusals
-(non-empty target, damaged archive, wrong database kind, missing pg_dump) and what they tell the operator.
+(non-empty target, damaged archive, wrong database kind, missing pg_dump) and what they tell the operator; files
+that retention or a user deletes while a backup runs; a forced restore that fails midway and leaves the target
+as it was.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ import json
 import os
 import re
 import shutil
+import socket
+import subprocess
 import tarfile
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,9 @@ from tests.support.cli import Cli, Result
 from tests.support.knowledge import FINE_CHUNKS, QUESTIONS, create_dataset, retrieve, wait_indexed
 from tests.support.service import RunningService, start_in_thread
 from vidrag.cli import app
+from vidrag.storage import backup as parts
+from vidrag.storage.db import Database
+from vidrag.storage.models import MediaFileRow, TaskRow, utcnow
 
 TEXTS = {
     "Basil care": "Fresh basil grows best in warm soil with plenty of water. Pinch off the flower buds so the leaves "
@@ -414,3 +423,210 @@ def test_an_older_backup_is_migrated_forward(tmp_path: Path) -> None:
     restored = vidrag(tmp_path, tmp_path / "new", Backend("embedded"), {}, "restore", str(archive))
     assert restored.code == 0, restored.output
     assert "migrated 0003 → 0004" in restored.output
+
+
+# --- files deleted during a backup; a forced restore that fails midway -------------------------------------------
+@pytest.fixture
+def fresh(module_backends: ModuleBackends, request: pytest.FixtureRequest) -> Iterator[Callable[[], Backend]]:
+    """New installations without workers: SQLite, or a new PostgreSQL database (dropped afterwards)."""
+    made: list[str] = []
+
+    def new() -> Backend:
+        if module_backends.name == "embedded":
+            return Backend("embedded")
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        made.append(f"b_{uuid.uuid4().hex[:12]}")
+        return Backend("scaled", server.create_database(made[-1], template=server.vector_template()))
+
+    yield new
+    for name in made:
+        request.getfixturevalue("pg_server").drop_database(name)
+
+
+def add_media(url: str, media_dir: Path, name: str, age_hours: float) -> bytes:
+    """A finished download task with one audio file ``<name>.mp3`` (public name too), ``age_hours`` old."""
+    created, content = utcnow() - timedelta(hours=age_hours), f"{name} ".encode() * 5000
+    task_id = f"task-{name}"
+    (media_dir / task_id).mkdir(parents=True)
+    (media_dir / task_id / f"{name}.mp3").write_bytes(content)
+    db = Database(url)
+    try:
+        with db.session() as s:
+            s.add(TaskRow(id=task_id, source="url", url=f"https://example.org/{name}", options={}, status="completed",
+                          stage="done", progress=100.0, progress_detail={}, message="", video_info={}, attempts=1,
+                          created_at=created, updated_at=created,
+                          files=[MediaFileRow(kind="audio", name=f"{name}.mp3", rel_path=f"{task_id}/{name}.mp3",
+                                              size_bytes=len(content), content_type="audio/mpeg", details={},
+                                              created_at=created)]))
+    finally:
+        db.dispose()
+    return content
+
+
+def test_files_deleted_while_the_backup_runs(fresh: Callable[[], Backend], tmp_path: Path,
+                                             request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retention deletes a file right after the snapshot (before vidrag pins it): the backup goes on, says which
+    file is missing, and the restored row answers 404 like any cleaned-up file. A user deletes another task while
+    the checksums run (after the pin): that file is in the backup anyway."""
+    backend = fresh()
+    env, source = _pg_bin(request, backend), tmp_path / "source"
+    svc = start_in_thread(make_settings(source, retention_max_age_hours=24, retention_keep_newest=0,
+                                        **backend.settings()))
+    try:
+        content = {name: add_media(svc.settings.sqlalchemy_url, svc.settings.media_dir, name, age)
+                   for name, age in [("stale", 48), ("dropped", 1), ("kept", 1)]}
+        dead_pid = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout.strip()
+        killed = source / ".backup-killed"  # the pins of a backup that was killed: its links would pin files forever
+        killed.mkdir()
+        (killed / ".owner").write_text(f"{socket.gethostname()}:{dead_pid}:0")
+        os.link(source / "media" / "task-kept" / "kept.mp3", killed / "0")
+        real_referenced, real_sha256 = parts.referenced_files, parts.sha256_file
+        deleted: list[str] = []
+
+        def snapshot_then_retention(conn: Any) -> list[str]:
+            referenced = real_referenced(conn)  # read on the snapshot's connection: the snapshot is taken
+            cleaned = svc.client.post("/api/v1/storage/cleanup")
+            assert cleaned.status_code == 200, cleaned.text
+            assert cleaned.json()["deleted_files"] == 1
+            return referenced
+
+        def user_deletes_during_checksums(path: Path, advance: Any = None) -> str:
+            if not deleted:
+                deleted.append("task-dropped")
+                assert svc.client.delete("/api/tasks/task-dropped").status_code == 200
+                assert not (source / "media" / "task-dropped").exists()
+            return real_sha256(path, advance)
+
+        monkeypatch.setattr(parts, "referenced_files", snapshot_then_retention)
+        monkeypatch.setattr(parts, "sha256_file", user_deletes_during_checksums)
+        archive = tmp_path / "during.tar.zst"
+        made = vidrag(tmp_path, source, backend, env, "backup", "-o", str(archive))
+    finally:
+        svc.stop()
+    assert made.code == 0, made.output
+    assert deleted == ["task-dropped"]
+    assert "media/task-stale/stale.mp3" in made.output
+    assert "1 file(s) the database refers to were gone" in made.output
+    manifest = manifest_of(archive)
+    assert manifest["missing_files"] == ["media/task-stale/stale.mp3"]
+    assert {f["path"] for f in manifest["files"]} >= {"files/media/task-dropped/dropped.mp3",
+                                                       "files/media/task-kept/kept.mp3"}
+    assert not list(source.glob(".backup-*"))  # the pins are gone with the backup, and the killed one's too
+
+    target, data_dir = fresh(), tmp_path / "restored"
+    restored = vidrag(tmp_path, data_dir, target, env, "restore", str(archive))
+    assert restored.code == 0, restored.output
+    assert "media/task-stale/stale.mp3" in restored.output
+    svc = start_in_thread(make_settings(data_dir, retention_keep_newest=0, **target.settings()))
+    try:
+        for name in ("dropped", "kept"):
+            served = svc.client.get(f"/api/v1/files/{name}.mp3")
+            assert served.status_code == 200
+            assert served.content == content[name]
+        gone = svc.client.get("/api/v1/files/stale.mp3")
+        assert gone.status_code == 404
+        assert gone.json()["code"] == "file_not_found"
+        assert svc.client.get("/api/v1/tasks/task-stale").json()["status"] == "completed"  # the row is as it was
+        cleaned = svc.client.post("/api/v1/storage/cleanup")  # and retention finishes what it had started
+        assert cleaned.status_code == 200, cleaned.text
+        assert cleaned.json()["deleted_files"] == 1
+    finally:
+        svc.stop()
+
+
+def _with_damaged_database(archive: Path, dest: Path, damage: Callable[[bytes, Path], bytes]) -> Path:
+    """The archive with its database member changed by ``damage(bytes, scratch dir)`` and the manifest's size and
+    checksum of it updated: it passes every check of the archive itself."""
+    with archive.open("rb") as fh, zstandard.ZstdDecompressor().stream_reader(fh) as raw, \
+            tarfile.open(fileobj=raw, mode="r|") as src:
+        members = []
+        for info in src:
+            member = src.extractfile(info)
+            assert member is not None
+            members.append((info, member.read()))
+    manifest, rest = json.loads(members[0][1]), []
+    for info, data in members[1:]:
+        if info.name == manifest["database"]["path"]:
+            data = damage(data, dest.parent)
+            manifest["database"].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        rest.append((info, data))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for info, data in [(members[0][0], json.dumps(manifest).encode()), *rest]:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    dest.write_bytes(zstandard.ZstdCompressor().compress(out.getvalue()))
+    return dest
+
+
+def _break_a_row(data: bytes, scratch: Path) -> bytes:
+    """A database that loads partly: PostgreSQL's COPY of the tasks rows fails (a column short) after other tables
+    were loaded; SQLite's file is sound but has lost its schema revision, so the migration fails."""
+    if data.startswith(b"SQLite format 3"):
+        copy = scratch / "broken.db"
+        copy.write_bytes(data)
+        engine = Database(f"sqlite:///{copy}")
+        with engine.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM alembic_version")
+        engine.dispose()
+        parts.settle_sqlite(copy)
+        return copy.read_bytes()
+    row = b"https://example.org/kept\t"
+    assert data.count(row) == 1
+    return data.replace(row, b"https://example.org/kept ")  # same length: the dump's block sizes still hold
+
+
+def _count_off_by_one(archive: Path, dest: Path) -> Path:
+    return _rewrite(archive, dest, lambda n, b: b.replace(b'"tasks": 2', b'"tasks": 3') if n == "manifest.json"
+                    else b)
+
+
+def installation_state(backend: Backend, data_dir: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Every row of vidrag's tables, and every file of the data dir with its checksum."""
+    db = Database(backend.database_url or f"sqlite:///{data_dir / 'vidrag.db'}")
+    try:
+        with db.engine.connect() as conn:
+            rows = {t: sorted(str(r) for r in conn.exec_driver_sql(f"SELECT * FROM {t}"))  # noqa: S608 - fixed
+                    for t in [*parts.COUNTED_TABLES, "alembic_version"]}
+    finally:
+        db.dispose()
+    files = {str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(data_dir.rglob("*")) if p.is_file() and not p.name.startswith("vidrag.db")}
+    return rows, files
+
+
+@pytest.mark.parametrize(("damage", "says"), [
+    (lambda a, d: _with_damaged_database(a, d, _break_a_row), "the target was not changed|rolled back"),
+    (_count_off_by_one, "recorded 3|the target was not changed"),
+], ids=["database-fails-midway", "counts-differ"])
+def test_a_forced_restore_that_fails_midway_leaves_the_target_as_it_was(
+        fresh: Callable[[], Backend], tmp_path: Path, request: pytest.FixtureRequest, damage: Any,
+        says: str) -> None:
+    backend = fresh()
+    env, source = _pg_bin(request, backend), tmp_path / "source"
+    assert vidrag(tmp_path, source, backend, env, "migrate").code == 0
+    url = backend.database_url or f"sqlite:///{source / 'vidrag.db'}"
+    for name in ("early", "kept"):
+        add_media(url, source / "media", name, 1)
+    archive = tmp_path / "good.tar.zst"
+    assert vidrag(tmp_path, source, backend, env, "backup", "-o", str(archive)).code == 0
+
+    target, data_dir = fresh(), tmp_path / "target"  # in use: the backup, and a task of its own since
+    assert vidrag(tmp_path, data_dir, target, env, "restore", str(archive)).code == 0
+    add_media(target.database_url or f"sqlite:///{data_dir / 'vidrag.db'}", data_dir / "media", "local", 1)
+    before = installation_state(target, data_dir)
+    assert "media/task-local/local.mp3" in before[1]
+
+    bad = damage(archive, tmp_path / "bad.tar.zst")
+    failed = vidrag(tmp_path, data_dir, target, env, "restore", "--force", str(bad))
+    assert failed.code in (1, 3), failed.output
+    assert re.search(says, failed.output), failed.output
+    assert installation_state(target, data_dir) == before
+    assert not list(data_dir.glob(".restore-*"))
+    assert not (data_dir / "vidrag.db.restoring").exists()
+
+    again = vidrag(tmp_path, data_dir, target, env, "restore", "--force", str(archive))  # a sound one still can
+    assert again.code == 0, again.output
+    rows, files = installation_state(target, data_dir)
+    assert len(rows["tasks"]) == 2
+    assert "media/task-local/local.mp3" not in files

@@ -92,6 +92,11 @@ def _fail(exc: BackupError) -> typer.Exit:
     return typer.Exit(EXIT_CONFIG if exc.code in CONFIG_CODES else EXIT_FAILED)
 
 
+def _some(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return escape(", ".join(names[:shown]) + more)
+
+
 def _counts_table(counts: dict[str, int]) -> Table:
     table = Table("what", "count")
     for name, count in counts.items():
@@ -114,8 +119,9 @@ def backup(output: Annotated[Path | None, typer.Option(
     console.print(f"files: {len(m.files)} ({media} media{'' if m.include_media else ', media left out'}), "
                   f"{decimal(sum(e.size for e in m.files))}")
     if m.missing_files:
-        console.print(f"[yellow]⚠ {len(m.missing_files)} file(s) the database refers to were already gone from "
-                      f"disk, e.g. {escape(m.missing_files[0])}[/yellow]", soft_wrap=True)
+        console.print(f"[yellow]⚠ {len(m.missing_files)} file(s) the database refers to were gone from disk when "
+                      f"the backup was taken (deleted by retention or a user meanwhile): {_some(m.missing_files)}; "
+                      "the manifest lists them as missing[/yellow]", soft_wrap=True)
     console.print(f"[green]✓ backup written[/green] {escape(str(result.path.resolve()))} "
                   f"({decimal(result.archive_bytes)}, {result.seconds:.1f} s)", soft_wrap=True, highlight=False)
 
@@ -135,5 +141,9 @@ def restore(path: Annotated[Path, typer.Argument(help="an archive made by `vidra
     console.print(_counts_table(result.counts))
     console.print(f"files: {result.files} ({decimal(result.file_bytes)}), all checksums verified"
                   + ("" if m.include_media else "; media was not in this backup"))
+    if m.missing_files:
+        console.print(f"[yellow]⚠ {len(m.missing_files)} file(s) were already gone when the backup was taken: "
+                      f"{_some(m.missing_files)}; their rows are back and the service answers 404 for them, as for "
+                      "any cleaned-up file[/yellow]", soft_wrap=True)
     console.print(f"[green]✓ restored[/green] the backup of {m.created_at} (vidrag {m.vidrag_version}) in "
                   f"{result.seconds:.1f} s; start the service as usual", soft_wrap=True, highlight=False)

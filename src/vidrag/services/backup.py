@@ -2,14 +2,19 @@
 
 A backup is consistent while the service runs: the database is read in one snapshot (SQLite's online backup; on
 PostgreSQL a REPEATABLE READ transaction whose snapshot pg_dump shares through ``--snapshot``), and the files
-archived are exactly the ones that snapshot references, so counts, rows and files agree. The indexes live in the
+archived are exactly the ones that snapshot references, so counts, rows and files agree. Those files are pinned
+(hard-linked into a private dir in the data dir) right after the snapshot: retention or a user deleting one later
+cannot break the backup, and one already gone is recorded as missing (its row then behaves as a cleaned-up file
+does: 404). The indexes live in the
 database (FTS5 and float32 vectors on SQLite; pgvector HNSW and tsvector on PostgreSQL) and come with it; what is
 left out is rebuilt or reinstalled: the in-memory vector matrices, the retrieval cache, Redis (queues are recovered
 from the database), the models (installed with vidrag) and ``tmp/`` (work in progress).
 
 A restore reads the manifest first, refuses a wrong database kind, a schema newer than this vidrag's, or a target
 that already holds data (unless forced), extracts into a staging directory while verifying every checksum, and only
-then touches the target; it ends with the normal migration, so an older backup is brought forward.
+then touches the target, all at once: SQLite is migrated and counted in the staging dir and then renamed into
+place; PostgreSQL is dropped, restored and counted in one transaction (then migrated). A restore that fails leaves
+the target as it was. It ends with the normal migration, so an older backup is brought forward.
 """
 
 from __future__ import annotations
@@ -20,23 +25,29 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Protocol
 
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from vidrag import __version__
+from vidrag.jobs.base import new_worker_id, owner_is_gone
 from vidrag.settings import Settings
 from vidrag.storage import backup as parts
 from vidrag.storage.backup import BackupError, CorruptBackup, Manifest, TargetNotEmpty, WrongBackupKind
-from vidrag.storage.db import open_database
+from vidrag.storage.db import Database, open_database
 from vidrag.storage.models import Base
 
 SECRET_FILE = ".secret_key"  # noqa: S105 - a file name
 DATA_PARTS = ("media", "documents", "tmp")  # what makes a data dir "in use", besides the database
+PINS_PREFIX = ".backup-"  # <data dir>/.backup-<id>/: a running backup's hard links
+PINS_OWNER = ".owner"
 
 
 class Progress(Protocol):
@@ -89,10 +100,11 @@ class BackupService:
         started = time.monotonic()
         progress = progress or _Quiet()
         target = _archive_path(output)
-        with tempfile.TemporaryDirectory(prefix=".vidrag-backup-", dir=target.parent) as tmp:
+        with tempfile.TemporaryDirectory(prefix=".vidrag-backup-", dir=target.parent) as tmp, \
+                self._pin_dir(Path(tmp)) as pins:
             work = Path(tmp)
             progress.phase("database snapshot", 0)
-            manifest, db_file, files = self._snapshot(work, include_media)
+            manifest, db_file, files = self._snapshot(work, pins, include_media)
             progress.phase("checksums", sum(p.stat().st_size for p in files.values()))
             for rel, path in files.items():
                 manifest.files.append(parts.file_entry(f"{parts.FILES_PREFIX}{rel}", path, progress.advance))
@@ -104,8 +116,9 @@ class BackupService:
                     archive.add_file(entry, files[entry.path.removeprefix(parts.FILES_PREFIX)], progress.advance)
         return BackupResult(target, manifest, target.stat().st_size, time.monotonic() - started)
 
-    def _snapshot(self, work: Path, include_media: bool) -> tuple[Manifest, Path, dict[str, Path]]:
-        """The database copied in one snapshot, with the files that snapshot references (data-dir relative)."""
+    def _snapshot(self, work: Path, pins: Path, include_media: bool) -> tuple[Manifest, Path, dict[str, Path]]:
+        """The database copied in one snapshot, with the files that snapshot references (data-dir relative) pinned
+        in ``pins`` right after it was taken."""
         server_version: str | None = None
         tool_major: int | None = None
         if self.sqlite_path is not None:
@@ -114,7 +127,8 @@ class BackupService:
             engine = create_engine(f"sqlite:///{db_file}", poolclass=NullPool)
             try:
                 with engine.connect() as conn:
-                    revision, counts, referenced = *parts.read_state(conn), parts.referenced_files(conn)
+                    revision, counts = parts.read_state(conn)
+                    files, missing = self._pin(parts.referenced_files(conn), pins, include_media)
             finally:
                 engine.dispose()
         else:
@@ -129,27 +143,50 @@ class BackupService:
                         tool_major = tools.major
                         snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
                         revision, counts = parts.read_state(conn)
-                        referenced = parts.referenced_files(conn)
+                        files, missing = self._pin(parts.referenced_files(conn), pins, include_media)
                         parts.pg_dump(tools, self.url, db_file, snapshot)  # while the snapshot's transaction is open
             finally:
                 engine.dispose()
-        data_dir = self.settings.data_dir
-        wanted = [SECRET_FILE] if (data_dir / SECRET_FILE).is_file() else []
-        wanted += [p for p in referenced if include_media or not p.startswith("media/")]
-        files: dict[str, Path] = {}
-        missing: list[str] = []
-        for rel in wanted:
-            path = data_dir / parts.safe_member(rel)
-            if path.is_file():
-                files[rel] = path
-            else:  # deleted by retention (or by hand) after the snapshot; the restored row will 404 as it does now
-                missing.append(rel)
         manifest = Manifest(created_at=datetime.now(UTC).isoformat(timespec="seconds"), vidrag_version=__version__,
                             schema_revision=revision, database_kind=self.kind,
                             database=parts.file_entry(member, db_file), counts=counts, include_media=include_media,
                             missing_files=missing, database_server_version=server_version,
                             dump_tool_major=tool_major)
         return manifest, db_file, files
+
+    def _pin(self, referenced: list[str], pins: Path, include_media: bool) -> tuple[dict[str, Path], list[str]]:
+        """Pin what the snapshot references; a file already gone (retention or a user deleted it since the
+        snapshot, or just before it and its row had not gone yet) is missing: restored, its row answers 404 as a
+        cleaned-up file does."""
+        data_dir = self.settings.data_dir
+        wanted = [SECRET_FILE] if (data_dir / SECRET_FILE).is_file() else []
+        wanted += [p for p in referenced if include_media or not p.startswith("media/")]
+        return parts.pin_files(data_dir, wanted, pins)
+
+    @contextmanager
+    def _pin_dir(self, fallback: Path) -> Iterator[Path]:
+        """A private dir in the data dir (hard links need the same file system), removed afterwards; one left by
+        a killed backup is removed first. A data dir this user may not write to gets copies beside the archive."""
+        data_dir = self.settings.data_dir
+        for old in data_dir.glob(f"{PINS_PREFIX}*"):
+            try:
+                owner = (old / PINS_OWNER).read_text().strip()
+            except OSError:
+                continue
+            if owner_is_gone(owner):
+                shutil.rmtree(old, ignore_errors=True)
+        pins = data_dir / f"{PINS_PREFIX}{uuid.uuid4().hex[:12]}"
+        try:
+            pins.mkdir(mode=0o700)
+            (pins / PINS_OWNER).write_text(new_worker_id())
+        except OSError:
+            shutil.rmtree(pins, ignore_errors=True)
+            pins = fallback / "pins"
+            pins.mkdir(mode=0o700)
+        try:
+            yield pins
+        finally:
+            shutil.rmtree(pins, ignore_errors=True)
 
     # --- restore -----------------------------------------------------------------------------------------
     def restore(self, archive: Path, *, force: bool, progress: Progress | None = None) -> RestoreResult:
@@ -169,21 +206,20 @@ class BackupService:
                     progress.phase("extract and verify", manifest.database.size
                                    + sum(e.size for e in manifest.files))
                     self._extract(members, manifest, staging, progress)
+                    progress.phase("restore database", 0)
                     if engine is not None and tools is not None:
-                        self._restore_postgres(engine, tools, staging, force)
+                        self._restore_postgres(engine, tools, staging, manifest, force)
                     else:
-                        self._restore_sqlite(staging, force)
+                        self._restore_sqlite(staging, manifest)
                 finally:
                     if engine is not None:
                         engine.dispose()
-            self._place_files(staging / parts.FILES_PREFIX.rstrip("/"), force)
+            self._place_files(staging, force)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         progress.phase("migrate and count", 0)
         revision, counts = self._migrate_and_count()
-        if counts != manifest.counts:
-            raise BackupError(f"the restored database holds {counts}, the backup recorded {manifest.counts}; the "
-                              "restore is incomplete: run it again with --force", code="restore_incomplete")
+        _check_counts(counts, manifest, "run it again with --force")
         sizes = [e.size for e in manifest.files]
         return RestoreResult(manifest, revision, counts, len(sizes), sum(sizes), time.monotonic() - started)
 
@@ -236,34 +272,57 @@ class BackupService:
         if manifest.database_kind == "sqlite":
             parts.check_sqlite(staging / parts.SQLITE_MEMBER)
 
-    def _restore_sqlite(self, staging: Path, force: bool) -> None:
+    def _restore_sqlite(self, staging: Path, manifest: Manifest) -> None:
+        """Migrate, release and count the staged copy; only then replace the target, by one rename."""
         assert self.sqlite_path is not None
-        if force:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                self.sqlite_path.with_name(self.sqlite_path.name + suffix).unlink(missing_ok=True)
-        parts.move_into_place(staging / parts.SQLITE_MEMBER, self.sqlite_path)
+        staged = staging / parts.SQLITE_MEMBER
+        db = Database(f"sqlite:///{staged}")
+        try:
+            db.migrate()
+            with db.engine.begin() as conn:
+                parts.release_leases(conn)
+                _, counts = parts.read_state(conn)
+        except (SQLAlchemyError, CommandError) as exc:
+            raise CorruptBackup(f"the database in the backup cannot be brought to this vidrag's schema "
+                                f"({_reason(exc)}); the target was not changed: use another copy of the backup"
+                                ) from exc
+        finally:
+            db.dispose()
+        _check_counts(counts, manifest, "the target was not changed; use another copy of the backup")
+        parts.settle_sqlite(staged)
+        parts.replace_sqlite(staged, self.sqlite_path)
 
-    def _restore_postgres(self, engine: Engine, tools: parts.PgTools, staging: Path, force: bool) -> None:
+    def _restore_postgres(self, engine: Engine, tools: parts.PgTools, staging: Path, manifest: Manifest,
+                          force: bool) -> None:
         with engine.begin() as conn:
-            if force:
-                _drop_vidrag_objects(conn)
             try:
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
             except Exception as exc:
                 raise BackupError("the database lacks the pgvector extension and this role may not create it: run "
                                   "CREATE EXTENSION vector in it as a superuser, then restore again",
                                   code="pgvector_missing") from exc
-        parts.pg_restore(tools, self.url, staging / parts.PG_MEMBER, staging)
+        parts.pg_restore(tools, self.url, staging / parts.PG_MEMBER, staging,
+                         replace_sql=_DROP_VIDRAG_OBJECTS if force else "", counts=manifest.counts)
 
-    def _place_files(self, files_dir: Path, force: bool) -> None:
-        data_dir = self.settings.data_dir
-        if force:
-            for name in DATA_PARTS:
-                shutil.rmtree(data_dir / name, ignore_errors=True)
-        if not files_dir.is_dir():
-            return
-        for path in sorted(p for p in files_dir.rglob("*") if p.is_file()):
-            parts.move_into_place(path, data_dir / path.relative_to(files_dir))
+    def _place_files(self, staging: Path, force: bool) -> None:
+        """After the database: the staged files go into media/ and documents/ (emptied first with --force, and
+        tmp/ too). Their contents move, not the dirs: one may be a mount point or a link to another disk."""
+        data_dir, files_dir = self.settings.data_dir, staging / parts.FILES_PREFIX.rstrip("/")
+        for name in DATA_PARTS:
+            current, new = data_dir / name, files_dir / name
+            if force and current.is_dir():
+                for child in list(current.iterdir()):
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+            if new.is_dir():
+                current.mkdir(exist_ok=True)
+                for child in sorted(new.iterdir()):  # a task's or document's dir: a rename (staging is in data/)
+                    shutil.move(str(child), str(current / child.name))
+        if files_dir.is_dir():
+            for path in sorted(p for p in files_dir.rglob("*") if p.is_file()):  # .secret_key
+                parts.move_into_place(path, data_dir / path.relative_to(files_dir))
         secret = data_dir / SECRET_FILE
         if secret.exists():
             secret.chmod(0o600)
@@ -276,6 +335,10 @@ class BackupService:
             with db.engine.begin() as conn:
                 parts.release_leases(conn)
                 return parts.read_state(conn)
+        except (SQLAlchemyError, CommandError) as exc:  # PostgreSQL: the restore is committed, its migration not
+            raise BackupError(f"the backup was restored but migrating it to this vidrag's schema failed "
+                              f"({_reason(exc)}); fix the cause and run `vidrag migrate`",
+                              code="restore_migration_failed") from exc
         finally:
             db.dispose()
 
@@ -302,8 +365,20 @@ def _server_version(conn: Connection) -> tuple[str, int]:
     return version, number // 10000
 
 
-def _drop_vidrag_objects(conn: Connection) -> None:
-    """What the migrations and the dump create (tables with their HNSW/GIN indexes, the BM25 function)."""
-    Base.metadata.drop_all(conn)
-    conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    conn.execute(text("DROP FUNCTION IF EXISTS vidrag_bm25(tsvector, integer, text[], float8[], float8)"))
+def _reason(exc: Exception) -> str:
+    """The database's own words (the first line of the driver's error), without SQLAlchemy's statement dump."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+def _check_counts(counts: dict[str, int], manifest: Manifest, then: str) -> None:
+    if counts != manifest.counts:
+        raise BackupError(f"the restored database holds {counts}, the backup recorded {manifest.counts}; the "
+                          f"restore is incomplete: {then}", code="restore_incomplete")
+
+
+# What the migrations and the dump create: the tables (with their HNSW/GIN indexes), the BM25 function. One
+# statement for the tables, so their foreign keys need no order; no CASCADE: an object of someone else's that
+# depends on them fails the restore (rolled back) instead of vanishing.
+_DROP_VIDRAG_OBJECTS = (
+    f"DROP TABLE IF EXISTS {', '.join(t.name for t in reversed(Base.metadata.sorted_tables))}, alembic_version;\n"
+    "DROP FUNCTION IF EXISTS vidrag_bm25(tsvector, integer, text[], float8[], float8);\n")

@@ -5,6 +5,11 @@ An archive is one tar stream compressed with zstd (``.tar.zst``; ``tar --zstd -t
 extracts anything; then ``database/...`` and ``files/<path relative to the data dir>``. zstd, not gzip: media is
 already compressed, and on this 2-core VM gzip -1 pushed incompressible data through at 19 MB/s where zstd -3 did
 330 MB/s (it stores incompressible blocks as they are).
+
+Files are pinned (hard-linked, or copied where a link is impossible) right after the database snapshot, so that
+retention or a user deleting one while the backup runs cannot take it away between its checksum and its copy. A
+restore changes the target only once everything has been checked: PostgreSQL in one psql transaction (drop,
+restore, count), SQLite by one rename of a database already migrated and counted.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ import sqlite3
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -69,6 +74,14 @@ class ToolMissing(BackupError):
     code = "backup_tool_missing"
 
 
+class ToolFailed(BackupError):
+    code = "database_tool_failed"
+
+    def __init__(self, tool: str, returncode: int, detail: str) -> None:
+        super().__init__(f"{tool} failed (exit {returncode}): {detail}")
+        self.returncode, self.detail = returncode, detail
+
+
 # --- manifest ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FileEntry:
@@ -110,6 +123,8 @@ class Manifest:
             body["database"] = FileEntry(**body["database"])
             body["files"] = [FileEntry(**f) for f in body["files"]]
             manifest = cls(**body)
+            if not all(isinstance(n, int) for n in manifest.counts.values()):
+                raise TypeError("counts must be numbers")
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CorruptBackup(f"the backup's manifest is unreadable ({exc}); the archive is damaged") from exc
         for entry in [manifest.database, *manifest.files]:
@@ -140,6 +155,31 @@ def sha256_file(path: Path, advance: Advance | None = None) -> str:
 
 def file_entry(member: str, path: Path, advance: Advance | None = None) -> FileEntry:
     return FileEntry(member, path.stat().st_size, sha256_file(path, advance))
+
+
+def pin_files(data_dir: Path, wanted: Iterable[str], pins: Path) -> tuple[dict[str, Path], list[str]]:
+    """Hard-link each file (data-dir relative) into ``pins``, so that deleting it from now on (retention, a user)
+    cannot take it from the backup. Returns the pinned paths by name, and the names already gone from disk."""
+    pinned: dict[str, Path] = {}
+    missing: list[str] = []
+    for rel in wanted:
+        pin = pins / str(len(pinned))
+        try:
+            _link_or_copy(data_dir / safe_member(rel), pin)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            missing.append(rel)
+        else:
+            pinned[rel] = pin
+    return pinned, missing
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except (FileNotFoundError, NotADirectoryError):
+        raise
+    except OSError:  # another file system, fs.protected_hardlinks, no hard links there: a copy pins it too
+        shutil.copy2(source, dest)
 
 
 # --- schema ----------------------------------------------------------------------------------------------
@@ -211,10 +251,48 @@ def snapshot_sqlite(source: Path, dest: Path) -> None:
 
 
 def check_sqlite(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
     if verdict != "ok":
         raise CorruptBackup(f"the database in the backup fails SQLite's check ({verdict})")
+
+
+def settle_sqlite(path: Path) -> None:
+    """Fold a WAL into the database file and leave rollback-journal mode: one self-contained file to move."""
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+
+
+def replace_sqlite(new: Path, target: Path) -> None:
+    """Put the database ``new`` in place of ``target`` by one rename: a failure before it leaves the old one whole.
+
+    The old database's WAL (or hot journal) is folded into it and its side files are removed first: a WAL left
+    beside the new file would be replayed into it.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    incoming = target.with_name(f"{target.name}.restoring")
+    try:
+        shutil.move(str(new), str(incoming))  # a rename, unless the database lives on another file system
+        _fsync(incoming)
+        if target.exists():
+            with suppress(sqlite3.Error), closing(sqlite3.connect(target)) as old:  # --force replaces a broken one too
+                old.execute("SELECT count(*) FROM sqlite_master")  # rolls a hot journal back
+                old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for suffix in ("-wal", "-shm", "-journal"):
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
+        incoming.replace(target)
+    except BaseException:
+        incoming.unlink(missing_ok=True)
+        raise
+    _fsync(target.parent)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------
@@ -222,6 +300,7 @@ def check_sqlite(path: Path) -> None:
 class PgTools:
     pg_dump: Path
     pg_restore: Path
+    psql: Path
     major: int
 
 
@@ -249,19 +328,20 @@ def _version_key(name: str) -> int:
 
 
 def find_pg_tools(bin_dir: Path | None, server_major: int) -> PgTools:
-    """pg_dump and pg_restore of at least the server's major version (an older pg_dump refuses a newer server)."""
+    """pg_dump, pg_restore and psql of at least the server's major version (an older pg_dump refuses a newer
+    server), from one directory so that they agree with each other."""
     seen: list[str] = []
     for directory in _candidate_dirs(bin_dir):
-        dump, restore = directory / "pg_dump", directory / "pg_restore"
-        if not (dump.is_file() and restore.is_file()):
+        dump, restore, psql = directory / "pg_dump", directory / "pg_restore", directory / "psql"
+        if not (dump.is_file() and restore.is_file() and psql.is_file()):
             continue
         major = _major(dump)
         seen.append(f"{dump} ({major or 'unknown version'})")
         if major is not None and major >= server_major:
-            return PgTools(dump, restore, major)
+            return PgTools(dump, restore, psql, major)
     where = f"VIDRAG_PG_BIN_DIR={bin_dir}" if bin_dir is not None else "PATH and /usr/lib/postgresql/*/bin"
     found = f"found only {', '.join(seen)}" if seen else "found none"
-    raise ToolMissing(f"needs pg_dump and pg_restore {server_major} or newer for this PostgreSQL {server_major} "
+    raise ToolMissing(f"needs pg_dump, pg_restore and psql {server_major} or newer for this PostgreSQL {server_major} "
                       f"server; looked in {where} and {found}. Install the PostgreSQL {server_major} client "
                       f"(e.g. apt-get install postgresql-client-{server_major}) or set VIDRAG_PG_BIN_DIR to its "
                       "bin directory")
@@ -290,17 +370,51 @@ def pg_dump(tools: PgTools, url: str, dest: Path, snapshot: str | None) -> None:
     _run(args, env, "pg_dump")
 
 
-def pg_restore(tools: PgTools, url: str, dump: Path, work: Path) -> None:
-    """Restore into an empty database in one transaction; the extension is created beforehand, not by the dump
-    (creating or commenting on an extension needs rights an application role often does not have)."""
+def pg_restore(tools: PgTools, url: str, dump: Path, work: Path, *, replace_sql: str,
+               counts: dict[str, int]) -> None:
+    """Restore the dump as one transaction: ``replace_sql`` (dropping what it replaces), the dump, and a check of
+    the row counts; the first error rolls all of it back, so the database is either restored or as it was.
+
+    pg_restore --single-transaction cannot do this (its transaction starts after any drop of ours), so pg_restore
+    writes the dump's SQL to a file (failing on a damaged dump before the database is touched) and psql runs
+    the three parts with --single-transaction and ON_ERROR_STOP. The extension is created beforehand, not by
+    the dump (creating or commenting on an extension needs rights an application role often does not have).
+    """
     dbname, env = libpq_target(url)
     listing = _run([str(tools.pg_restore), "--list", str(dump)], env, "pg_restore --list")
     wanted = [line for line in listing.splitlines()
               if not re.match(r"^\d+; \d+ \d+ (EXTENSION|COMMENT - EXTENSION) ", line)]
-    list_file = work / "restore.list"
+    list_file, script = work / "restore.list", work / "restore.sql"
     list_file.write_text("\n".join(wanted) + "\n")
-    _run([str(tools.pg_restore), "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction",
-          f"--use-list={list_file}", f"--dbname={dbname}", str(dump)], env, "pg_restore")
+    _run([str(tools.pg_restore), "--no-owner", "--no-acl", f"--use-list={list_file}", f"--file={script}",
+          str(dump)], env, "pg_restore")
+    before, after = work / "replace.sql", work / "check.sql"
+    before.write_text(f"SET LOCAL client_min_messages = warning;\n{replace_sql}")
+    after.write_text(count_check_sql(counts))
+    try:
+        _run([str(tools.psql), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
+              "--output=/dev/null", f"--dbname={dbname}", f"--file={before}", f"--file={script}",
+              f"--file={after}"], env, "psql")
+    except ToolFailed as exc:
+        if exc.returncode != PSQL_SCRIPT_ERROR:  # a lost connection or psql itself: say only what is known
+            raise
+        raise BackupError(f"the restore failed and was rolled back, the database is as it was: {exc.detail}",
+                          code="restore_rolled_back") from exc
+
+
+PSQL_SCRIPT_ERROR = 3  # psql: an SQL error stopped the script (ON_ERROR_STOP); the transaction was rolled back
+
+
+def count_check_sql(counts: dict[str, int]) -> str:
+    """A DO block that fails unless every counted table holds the rows the manifest recorded."""
+    checks = []
+    for table in COUNTED_TABLES:
+        expected = int(counts.get(table, -1))
+        checks.append(f"  SELECT count(*) INTO found FROM {table};\n"  # noqa: S608 - fixed names, an int
+                      f"  IF found <> {expected} THEN RAISE EXCEPTION 'restored {table}: % rows, the backup "
+                      f"recorded {expected}', found; END IF;\n")
+    # the dump's script emptied search_path; the service finds its tables through the role's default one
+    return f"RESET search_path;\nDO $check$ DECLARE found bigint; BEGIN\n{''.join(checks)}END $check$;\n"
 
 
 def _run(args: list[str], env: dict[str, str], what: str) -> str:
@@ -309,8 +423,7 @@ def _run(args: list[str], env: dict[str, str], what: str) -> str:
     except OSError as exc:
         raise ToolMissing(f"{what} could not run ({exc}); check VIDRAG_PG_BIN_DIR") from exc
     if done.returncode != 0:
-        raise BackupError(f"{what} failed (exit {done.returncode}): {done.stderr.strip()[-1500:]}",
-                          code="database_tool_failed")
+        raise ToolFailed(what, done.returncode, done.stderr.strip()[-1500:])
     return done.stdout
 
 
