@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     # Redis: switches jobs to Celery workers, progress events to pub/sub, caches and rate limits to Redis
     redis_url: str | None = None
     job_time_limit_seconds: float = Field(6 * 3600, ge=5)  # one job (a download, a document) at most; then it fails
-    # PostgreSQL backups: the directory of pg_dump/pg_restore (at least the server's major version); default: PATH,
-    # then /usr/lib/postgresql/<version>/bin
+    # PostgreSQL backups: the directory of pg_dump, pg_restore and psql (at least the server's major version);
+    # default: PATH, then /usr/lib/postgresql/<version>/bin
     pg_bin_dir: Path | None = None
 
     # --- security ----------------------------------------------------------------------------------

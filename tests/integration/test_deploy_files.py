@@ -372,6 +372,18 @@ def test_dockerfile_builds_console_and_runs_as_non_root() -> None:
     assert re.search(r"^VOLUME \[\"/data\"\]$", final, re.MULTILINE)
 
 
+def test_image_has_pg_tools_for_the_database_it_is_deployed_with() -> None:
+    """`vidrag backup`/`restore` run inside the image (docker compose exec / kubectl exec); pg_dump must be at least
+    the server's major version, and the server is the one the compose file and the manifests deploy."""
+    servers = {int(m) for path in [DEPLOY / "compose.yaml", K8S / "postgres.yaml"]
+               for m in re.findall(r"image: pgvector/pgvector:pg(\d+)", path.read_text())}
+    assert len(servers) == 1, servers
+    final = dockerfile().split("AS runtime")[-1]
+    clients = {int(m) for m in re.findall(r"apt-get install[^\n]*\bpostgresql-client-(\d+)\b", final)}
+    assert clients, "the runtime image has no PostgreSQL client tools: backups of its database would fail"
+    assert min(clients) >= servers.pop()
+
+
 def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
