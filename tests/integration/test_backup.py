@@ -388,6 +388,38 @@ def test_a_damaged_archive_is_refused_and_the_target_untouched(small_archive: Pa
     assert not list(data_dir.glob(".restore-*"))  # the staging dir is cleaned up
 
 
+@pytest.mark.parametrize("member", ["files/vidrag.db", "files/tmp/x.part", "files/media", "files/documents/.."])
+def test_an_archive_naming_files_outside_media_and_documents_is_refused(small_archive: Path, tmp_path: Path,
+                                                                        member: str) -> None:
+    """Restore writes the archive's files into the data dir: a crafted archive (checksums and all) must not be able
+    to put a database, a secret or anything else there beside media and uploaded documents."""
+    payload = b"not what the installation should run on"
+    out = io.BytesIO()
+    with small_archive.open("rb") as fh, zstandard.ZstdDecompressor().stream_reader(fh) as raw, \
+            tarfile.open(fileobj=raw, mode="r|") as src, tarfile.open(fileobj=out, mode="w") as tar:
+        for info in src:
+            member_file = src.extractfile(info)
+            assert member_file is not None
+            data = member_file.read()
+            if info.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["files"].append({"path": member, "size": len(payload),
+                                          "sha256": hashlib.sha256(payload).hexdigest()})
+                data = json.dumps(manifest).encode()
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        extra = tarfile.TarInfo(member)
+        extra.size = len(payload)
+        tar.addfile(extra, io.BytesIO(payload))
+    crafted = tmp_path / "crafted.tar.zst"
+    crafted.write_bytes(zstandard.ZstdCompressor().compress(out.getvalue()))
+    data_dir = tmp_path / "data"
+    result = vidrag(tmp_path, data_dir, Backend("embedded"), {}, "restore", str(crafted))
+    assert result.code == 3, result.output
+    assert "outside media/, documents/ and .secret_key" in result.output or "unsafe path" in result.output
+    assert not (data_dir / "vidrag.db").exists()
+
+
 def test_damaged_archive_with_force_leaves_the_existing_installation_alone(small_archive: Path,
                                                                            tmp_path: Path) -> None:
     data_dir = tmp_path / "data"

@@ -44,7 +44,6 @@ from vidrag.storage.backup import BackupError, CorruptBackup, Manifest, TargetNo
 from vidrag.storage.db import Database, open_database
 from vidrag.storage.models import Base
 
-SECRET_FILE = ".secret_key"  # noqa: S105 - a file name
 DATA_PARTS = ("media", "documents", "tmp")  # what makes a data dir "in use", besides the database
 PINS_PREFIX = ".backup-"  # <data dir>/.backup-<id>/: a running backup's hard links
 PINS_OWNER = ".owner"
@@ -159,7 +158,7 @@ class BackupService:
         snapshot, or just before it and its row had not gone yet) is missing: restored, its row answers 404 as a
         cleaned-up file does."""
         data_dir = self.settings.data_dir
-        wanted = [SECRET_FILE] if (data_dir / SECRET_FILE).is_file() else []
+        wanted = [parts.SECRET_FILE] if (data_dir / parts.SECRET_FILE).is_file() else []
         wanted += [p for p in referenced if include_media or not p.startswith("media/")]
         return parts.pin_files(data_dir, wanted, pins)
 
@@ -323,7 +322,7 @@ class BackupService:
         if files_dir.is_dir():
             for path in sorted(p for p in files_dir.rglob("*") if p.is_file()):  # .secret_key
                 parts.move_into_place(path, data_dir / path.relative_to(files_dir))
-        secret = data_dir / SECRET_FILE
+        secret = data_dir / parts.SECRET_FILE
         if secret.exists():
             secret.chmod(0o600)
 

@@ -44,6 +44,8 @@ MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database/vidrag.db"
 PG_MEMBER = "database/vidrag.pgdump"
 FILES_PREFIX = "files/"
+SECRET_FILE = ".secret_key"  # noqa: S105 - a file name: the generated secret (Settings), kept with the backup
+FILE_ROOTS = ("media", "documents")  # the data-dir folders whose files the database references (referenced_files)
 COUNTED_TABLES = ("tasks", "media_files", "datasets", "documents", "transcripts", "segments")
 CHUNK = 1 << 20
 ZSTD_LEVEL = 3
@@ -127,8 +129,15 @@ class Manifest:
                 raise TypeError("counts must be numbers")
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CorruptBackup(f"the backup's manifest is unreadable ({exc}); the archive is damaged") from exc
-        for entry in [manifest.database, *manifest.files]:
-            safe_member(entry.path)
+        if manifest.database.path not in (SQLITE_MEMBER, PG_MEMBER):
+            raise CorruptBackup(f"the archive's database is {manifest.database.path!r}; "
+                                "it was not made by vidrag backup")
+        for entry in manifest.files:  # restore puts these in the data dir: only where media, uploads and the secret go
+            member = safe_member(entry.path).parts
+            if member[0] != FILES_PREFIX.rstrip("/") or not (
+                    member[1:] == (SECRET_FILE,) or (len(member) > 2 and member[1] in FILE_ROOTS)):
+                raise CorruptBackup(f"the archive names a file outside media/, documents/ and {SECRET_FILE} "
+                                    f"({entry.path!r}); it was not made by vidrag backup")
         return manifest
 
     def entries(self) -> dict[str, FileEntry]:
