@@ -40,6 +40,7 @@ from vidrag import __version__
 from vidrag.jobs.base import new_worker_id, owner_is_gone
 from vidrag.settings import Settings
 from vidrag.storage import backup as parts
+from vidrag.storage import backup_archive, backup_pg
 from vidrag.storage.backup import BackupError, CorruptBackup, Manifest, TargetNotEmpty, WrongBackupKind
 from vidrag.storage.db import Database, open_database
 from vidrag.storage.models import Base
@@ -108,7 +109,7 @@ class BackupService:
             for rel, path in files.items():
                 manifest.files.append(parts.file_entry(f"{parts.FILES_PREFIX}{rel}", path, progress.advance))
             progress.phase("archive", manifest.database.size + sum(e.size for e in manifest.files))
-            with parts.write_archive(target) as archive:
+            with backup_archive.write_archive(target) as archive:
                 archive.add_bytes(parts.MANIFEST, manifest.to_bytes())
                 archive.add_file(manifest.database, db_file, progress.advance)
                 for entry in manifest.files:
@@ -138,12 +139,12 @@ class BackupService:
                     conn = conn.execution_options(isolation_level="REPEATABLE READ")
                     with conn.begin():
                         server_version, major = _server_version(conn)
-                        tools = parts.find_pg_tools(self.settings.pg_bin_dir, major)
+                        tools = backup_pg.find_pg_tools(self.settings.pg_bin_dir, major)
                         tool_major = tools.major
                         snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
                         revision, counts = parts.read_state(conn)
                         files, missing = self._pin(parts.referenced_files(conn), pins, include_media)
-                        parts.pg_dump(tools, self.url, db_file, snapshot)  # while the snapshot's transaction is open
+                        backup_pg.pg_dump(tools, self.url, db_file, snapshot)  # the snapshot transaction is open
             finally:
                 engine.dispose()
         manifest = Manifest(created_at=datetime.now(UTC).isoformat(timespec="seconds"), vidrag_version=__version__,
@@ -195,8 +196,8 @@ class BackupService:
         data_dir.mkdir(parents=True, exist_ok=True)
         staging = data_dir / f".restore-{uuid.uuid4().hex[:12]}"
         try:
-            with parts.read_archive(archive) as members:
-                manifest = parts.read_manifest(next(members, None))
+            with backup_archive.read_archive(archive) as members:
+                manifest = backup_archive.read_manifest(next(members, None))
                 self._check_compatible(manifest)
                 engine = _pg_engine(self.url) if self.sqlite_path is None else None
                 try:
@@ -234,10 +235,10 @@ class BackupService:
                               f"({parts.schema_head()}): restore it with vidrag {manifest.vidrag_version} or newer",
                               code="backup_schema_newer")
 
-    def _pg_tools(self, engine: Engine, manifest: Manifest) -> parts.PgTools:
+    def _pg_tools(self, engine: Engine, manifest: Manifest) -> backup_pg.PgTools:
         with engine.connect() as conn:
             _, major = _server_version(conn)
-        return parts.find_pg_tools(self.settings.pg_bin_dir, max(major, manifest.dump_tool_major or 0))
+        return backup_pg.find_pg_tools(self.settings.pg_bin_dir, max(major, manifest.dump_tool_major or 0))
 
     def _check_empty(self, engine: Engine | None, force: bool) -> None:
         data_dir = self.settings.data_dir
@@ -264,7 +265,7 @@ class BackupService:
                 raise CorruptBackup(f"the archive holds {info.name!r}, which its manifest does not list; it is "
                                     "damaged or not a vidrag backup")
             seen.add(info.name)
-            parts.extract_verified(stream, entry, staging / parts.safe_member(info.name), progress.advance)
+            backup_archive.extract_verified(stream, entry, staging / parts.safe_member(info.name), progress.advance)
         if missing := sorted(set(expected) - seen):
             raise CorruptBackup(f"the archive is incomplete: {len(missing)} member(s) missing, e.g. {missing[0]}; "
                                 "use another copy of the backup")
@@ -291,7 +292,7 @@ class BackupService:
         parts.settle_sqlite(staged)
         parts.replace_sqlite(staged, self.sqlite_path)
 
-    def _restore_postgres(self, engine: Engine, tools: parts.PgTools, staging: Path, manifest: Manifest,
+    def _restore_postgres(self, engine: Engine, tools: backup_pg.PgTools, staging: Path, manifest: Manifest,
                           force: bool) -> None:
         with engine.begin() as conn:
             try:
@@ -300,7 +301,7 @@ class BackupService:
                 raise BackupError("the database lacks the pgvector extension and this role may not create it: run "
                                   "CREATE EXTENSION vector in it as a superuser, then restore again",
                                   code="pgvector_missing") from exc
-        parts.pg_restore(tools, self.url, staging / parts.PG_MEMBER, staging,
+        backup_pg.pg_restore(tools, self.url, staging / parts.PG_MEMBER, staging,
                          replace_sql=_DROP_VIDRAG_OBJECTS if force else "", counts=manifest.counts)
 
     def _place_files(self, staging: Path, force: bool) -> None:
@@ -321,7 +322,7 @@ class BackupService:
                     shutil.move(str(child), str(current / child.name))
         if files_dir.is_dir():
             for path in sorted(p for p in files_dir.rglob("*") if p.is_file()):  # .secret_key
-                parts.move_into_place(path, data_dir / path.relative_to(files_dir))
+                backup_archive.move_into_place(path, data_dir / path.relative_to(files_dir))
         secret = data_dir / parts.SECRET_FILE
         if secret.exists():
             secret.chmod(0o600)
