@@ -33,13 +33,11 @@ def library(kb: KnowledgeDep, kind: Literal["all", "video", "audio", "media", "d
 def player(document_id: str, kb: KnowledgeDep) -> PlayerOut:
     """A media document with its file and transcript lines: what the console's player shows."""
     doc, name, content_type, transcript = kb.player(document_id)
-    lines = [TranscriptLine(start=s.start, end=s.end, text=s.text.strip()) for s in transcript.segments] \
-        if transcript else []
     video = content_type.startswith("video/")
     chunks = kb.segments(doc.dataset_id, doc.id, 0, 1, None, None)[1]
     return PlayerOut(document=DocumentOut.of(doc, chunks), dataset_id=doc.dataset_id, media_url=f"/api/v1/files/{name}",
                      media_type=content_type, thumbnail_url=f"/api/v1/files/{name}/thumbnail" if video else None,
-                     segments=lines)
+                     segments=TranscriptLine.lines_of(transcript))
 
 
 @router.get("/system", response_model=SystemOut)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from vidrag.api.deps import KnowledgeDep
+from vidrag.api.schemas.library import TranscriptLine
 
 router = APIRouter(tags=["player"])
 
@@ -73,9 +74,7 @@ fromHash();
 def media_page(document_id: str, kb: KnowledgeDep) -> HTMLResponse:
     """A player page for a media document; `#t=START,END` seeks to START and marks the cited lines."""
     doc, name, content_type, transcript = kb.player(document_id)
-    segments = [{"start": s.start, "end": s.end, "text": s.text.strip()} for s in transcript.segments] \
-        if transcript else []
     tag = "audio" if content_type.startswith("audio/") else "video"
     title = html.escape((doc.doc_metadata or {}).get("title") or doc.name)
-    data = json.dumps(segments).replace("</", "<\\/")
+    data = json.dumps([line.model_dump() for line in TranscriptLine.lines_of(transcript)]).replace("</", "<\\/")
     return HTMLResponse(PAGE.format(title=title, tag=tag, src=f"/api/v1/files/{html.escape(name)}", segments=data))

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, Field
 
 from vidrag.api.schemas.knowledge import DocumentOut
+from vidrag.domain.transcripts import Transcript
 from vidrag.services.knowledge import LibraryEntry
 
 
@@ -32,6 +33,11 @@ class TranscriptLine(BaseModel):
     start: float
     end: float
     text: str
+
+    @classmethod
+    def lines_of(cls, transcript: Transcript | None) -> list[TranscriptLine]:
+        """The transcript line by line, as both players show it (none until it is transcribed)."""
+        return [cls(start=s.start, end=s.end, text=s.text.strip()) for s in transcript.segments] if transcript else []
 
 
 class PlayerOut(BaseModel):
