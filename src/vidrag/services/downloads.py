@@ -14,6 +14,7 @@ from typing import Protocol
 
 import filetype
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vidrag.domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from vidrag.domain.tasks import SourceKind, Stage, TaskOptions, TaskStatus
@@ -175,9 +176,7 @@ class DownloadService:
     # --- change ------------------------------------------------------------------------------------
     def cancel(self, task_id: str) -> TaskRow:
         with self.db.session() as s:
-            task = TaskRepository(s).get(task_id, for_update=True)
-            if task is None:
-                raise NotFound(f"task '{task_id}' does not exist", code="task_not_found")
+            task = _locked(s, task_id)
             if not TaskStatus(task.status).is_active:
                 raise Conflict(f"task is already {task.status}; only queued or running tasks can be cancelled",
                                code="task_not_active")
@@ -192,9 +191,7 @@ class DownloadService:
 
     def retry(self, task_id: str) -> TaskRow:
         with self.db.session() as s:
-            task = TaskRepository(s).get(task_id, for_update=True)
-            if task is None:
-                raise NotFound(f"task '{task_id}' does not exist", code="task_not_found")
+            task = _locked(s, task_id)
             if task.status not in (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value):
                 raise Conflict(f"task is {task.status}; only failed or cancelled tasks can be retried",
                                code="task_not_retryable")
@@ -209,11 +206,7 @@ class DownloadService:
     def delete(self, task_id: str) -> None:
         """Cancel the task if it runs, then remove it and its files."""
         with self.db.session() as s:
-            repo = TaskRepository(s)
-            task = repo.get(task_id, for_update=True)
-            if task is None:
-                raise NotFound(f"task '{task_id}' does not exist", code="task_not_found")
-            repo.delete(task)
+            TaskRepository(s).delete(_locked(s, task_id))
         self.runner.cancel(task_id)
         self.media.remove_task(task_id)
 
@@ -284,6 +277,14 @@ def _new_task(source: SourceKind, options: TaskOptions, *, url: str | None, norm
                    options=options.to_json(), status=TaskStatus.QUEUED.value, stage=Stage.QUEUED.value,
                    progress=0.0, progress_detail={}, message="Queued", video_info={}, attempts=0,
                    created_at=now, updated_at=now, files=[])
+
+
+def _locked(session: Session, task_id: str) -> TaskRow:
+    """The task, locked for this change, or NotFound."""
+    task = TaskRepository(session).get(task_id, for_update=True)
+    if task is None:
+        raise NotFound(f"task '{task_id}' does not exist", code="task_not_found")
+    return task
 
 
 def _reset_for_run(task: TaskRow, message: str, *, keep_progress: bool = False) -> None:
