@@ -342,8 +342,9 @@ def small_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return archive
 
 
-def _rewrite(archive: Path, dest: Path, change: Any) -> Path:
-    """A well-formed archive whose members went through ``change(name, bytes) -> bytes | None`` (None drops it)."""
+def _rewrite(archive: Path, dest: Path, change: Any, extra: dict[str, bytes] | None = None) -> Path:
+    """A well-formed archive whose members went through ``change(name, bytes) -> bytes | None`` (None drops it),
+    with the ``extra`` members after them."""
     out = io.BytesIO()
     with archive.open("rb") as fh, zstandard.ZstdDecompressor().stream_reader(fh) as raw, \
             tarfile.open(fileobj=raw, mode="r|") as src, tarfile.open(fileobj=out, mode="w") as tar:
@@ -354,6 +355,10 @@ def _rewrite(archive: Path, dest: Path, change: Any) -> Path:
             if data is not None:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     dest.write_bytes(zstandard.ZstdCompressor().compress(out.getvalue()))
     return dest
 
@@ -394,25 +399,15 @@ def test_an_archive_naming_files_outside_media_and_documents_is_refused(small_ar
     """Restore writes the archive's files into the data dir: a crafted archive (checksums and all) must not be able
     to put a database, a secret or anything else there beside media and uploaded documents."""
     payload = b"not what the installation should run on"
-    out = io.BytesIO()
-    with small_archive.open("rb") as fh, zstandard.ZstdDecompressor().stream_reader(fh) as raw, \
-            tarfile.open(fileobj=raw, mode="r|") as src, tarfile.open(fileobj=out, mode="w") as tar:
-        for info in src:
-            member_file = src.extractfile(info)
-            assert member_file is not None
-            data = member_file.read()
-            if info.name == "manifest.json":
-                manifest = json.loads(data)
-                manifest["files"].append({"path": member, "size": len(payload),
-                                          "sha256": hashlib.sha256(payload).hexdigest()})
-                data = json.dumps(manifest).encode()
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        extra = tarfile.TarInfo(member)
-        extra.size = len(payload)
-        tar.addfile(extra, io.BytesIO(payload))
-    crafted = tmp_path / "crafted.tar.zst"
-    crafted.write_bytes(zstandard.ZstdCompressor().compress(out.getvalue()))
+
+    def listed(name: str, data: bytes) -> bytes:
+        if name != "manifest.json":
+            return data
+        manifest = json.loads(data)
+        manifest["files"].append({"path": member, "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()})
+        return json.dumps(manifest).encode()
+
+    crafted = _rewrite(small_archive, tmp_path / "crafted.tar.zst", listed, {member: payload})
     data_dir = tmp_path / "data"
     result = vidrag(tmp_path, data_dir, Backend("embedded"), {}, "restore", str(crafted))
     assert result.code == 3, result.output
