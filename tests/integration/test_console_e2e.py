@@ -1,8 +1,8 @@
 """The web console in a real browser: web/e2e/console.e2e.ts (playwright-core + Debian's Chromium) drives a real
 vidrag that needs an API key, with a spoken test video on a 127.0.0.1 server: download to 100 %, ingest into a new
 knowledge base, ask, click the citation, and the player's currentTime lies inside the cited span; on both backends (the
-scaled one streams progress through Redis from a Celery worker). Screenshots of every page go to
-test-artifacts/console/<backend>/ (not committed)."""
+scaled one streams progress through Redis from a Celery worker); then the operating system's dark theme turns the
+console dark. Screenshots of every page go to test-artifacts/console/<backend>/ (not committed)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ ARTIFACTS = REPO / "test-artifacts" / "console"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PAGES = ["00-api-key-prompt", "01-downloads", "02-knowledge-base", "03-hit-testing", "04-ask", "05-player",
          "06-library", "07-system", *(f"08-phone-zh-{p}" for p in ("downloads", "library", "knowledge", "ask",
-                                                                     "system"))]
+                                                                     "system")),
+         "09-dark-player", "09-dark-downloads"]
 
 
 def _missing() -> str | None:
@@ -55,7 +56,7 @@ def test_console_end_to_end(start_service: Callable[..., RunningService], talk_u
                           "--reporter", "verbose"], cwd=WEB, env=env, capture_output=True, text=True, timeout=900)
     output = run.stdout + run.stderr
     assert run.returncode == 0, f"the browser tests failed:\n{output[-8000:]}"
-    assert "6 passed" in output, output[-3000:]
+    assert "7 passed" in output, output[-3000:]
     for name in PAGES:
         shot = artifacts / f"{name}.png"
         assert shot.is_file(), f"no screenshot {shot}"

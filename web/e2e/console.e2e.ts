@@ -27,7 +27,26 @@ const LONG = 180_000;
 let browser: Browser;
 let page: Page;
 let datasetId = "";
+let playerUrl = ""; // the player as a citation opened it: a cited span, a highlighted quote
 const pageErrors: string[] = []; // an uncaught error in the page fails the run, even if the flow carried on
+
+/** WCAG relative luminance of a computed CSS colour, "rgb(r, g, b)" or "rgba(r, g, b, a)". */
+function luminance(css: string): number {
+  const [r, g, b] = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => {
+    const c = Number(v) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * (r ?? 0) + 0.7152 * (g ?? 0) + 0.0722 * (b ?? 0);
+}
+
+/** The page's background and text colours as the browser computed them (the theme sets both on :root). */
+async function pageColours(): Promise<{ background: number; text: number }> {
+  const [background, text] = await page.evaluate(() => {
+    const style = getComputedStyle(document.documentElement);
+    return [style.backgroundColor, style.color];
+  });
+  return { background: luminance(background), text: luminance(text) };
+}
 
 async function shot(name: string, target: Page = page): Promise<void> {
   await target.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -139,6 +158,7 @@ describe("the console", () => {
     const cited = page.locator("[data-testid=transcript-line].cited");
     expect(await cited.count()).toBeGreaterThan(0);
     expect(await page.getByTestId("cited-mark").count()).toBeGreaterThan(0);
+    playerUrl = page.url();
     await shot("05-player");
 
     // click a transcript line: the video seeks there and that line becomes the current one
@@ -174,5 +194,28 @@ describe("the console", () => {
       expect(overflow, `${name} is wider than the phone's screen`).toBeLessThanOrEqual(1);
       await shot(`08-phone-zh-${name}`);
     }
+  }, LONG);
+
+  it("follows the operating system's dark theme", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByLabel("语言").selectOption("en"); // still Chinese from the phone test
+    expect((await pageColours()).background).toBeGreaterThan(0.8); // light until the system says otherwise
+    await page.emulateMedia({ colorScheme: "dark" });
+    const dark = await pageColours();
+    expect(dark.background).toBeLessThan(0.2);
+    expect(dark.text).toBeGreaterThan(0.5);
+
+    await page.goto(playerUrl);
+    const video = page.getByTestId("player-video");
+    await expect
+      .poll(() => video.evaluate((v: HTMLMediaElement) => v.readyState), { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(1);
+    // the seek to the cited span has landed: the cited line (with its highlighted quote) is the current one
+    await page.locator("[data-testid=transcript-line].cited.current").first().waitFor({ timeout: 10_000 });
+    await shot("09-dark-player");
+    await page.getByTestId("nav-downloads").click();
+    await page.getByTestId("task-row").first().waitFor();
+    expect((await pageColours()).background).toBeLessThan(0.2);
+    await shot("09-dark-downloads");
   }, LONG);
 });
