@@ -85,7 +85,8 @@ describe("player", () => {
     expect(lines.map((l) => l.classList.contains("cited"))).toEqual([false, true, true]);
     expect(screen.getAllByTestId("cited-mark").map((m) => m.textContent)).toEqual(["roses need warm soil", "Our football"]);
 
-    expect(Element.prototype.scrollTo).toHaveBeenCalled(); // the first cited line is brought into view
+    // the first cited line is brought into view (by an effect, which may run after the lines appear)
+    await waitFor(() => expect(Element.prototype.scrollTo).toHaveBeenCalled());
 
     const video = screen.getByTestId("player-video") as HTMLVideoElement;
     expect(video.tagName).toBe("VIDEO");
