@@ -134,3 +134,19 @@ def test_mismatched_embedding_model_is_refused_then_reembedded(kb: tuple[Running
         assert done["stages"]["chunk"] == stages["chunk"]  # nor chunked again
         assert done["stages"]["embed"]["started_at"] > stages["embed"]["completed_at"]  # only embedded again
     still_queryable(svc, dataset)
+
+
+@pytest.mark.parametrize("segment_id", ["99999999999999999999", str(2**63), "-1", "0", "-99999999999999999999"])
+def test_segment_ids_out_of_range_are_not_found(kb: tuple[RunningService, str], segment_id: str) -> None:
+    svc, dataset = kb
+    doc = svc.client.get(f"/api/v1/datasets/{dataset}/documents").json()["data"][0]["id"]
+    base = f"/api/v1/datasets/{dataset}/documents/{doc}/segments"
+    for r in (svc.client.get(f"{base}/{segment_id}"),
+              svc.client.post(f"{base}/{segment_id}", json={"segment": {"enabled": False}})):
+        assert r.status_code == 404, r.text
+        assert r.json()["code"] == "segment_not_found"
+        assert segment_id in r.json()["message"]
+    # the document is still checked first
+    r = svc.client.get(f"/api/v1/datasets/{dataset}/documents/missing/segments/{segment_id}")
+    assert r.json()["code"] == "document_not_found"
+    still_queryable(svc, dataset)
