@@ -207,3 +207,31 @@ def test_audio_has_no_thumbnail(service: RunningService, media: MediaSet, media_
     assert r.status_code == 404
     assert r.json()["code"] == "no_thumbnail"
     assert service.client.get("/api/v1/files/..%2Fx/thumbnail").status_code in (400, 404)
+
+
+@pytest.fixture(scope="module")
+def one_chunk(indexed: tuple[RunningService, str, str], talk_url: str) -> tuple[RunningService, str]:
+    """The same talk in a knowledge base with the default chunk rule: the whole talk is one chunk."""
+    svc = indexed[0]
+    dataset = create_dataset(svc.client, "whole talks")
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/document/create-by-url", json={"url": f"{talk_url}?whole"})
+    assert r.status_code == 201, r.text
+    doc = wait_indexed(svc.client, dataset, r.json()["document"]["id"])
+    assert doc["indexing_status"] == "completed", doc
+    return svc, dataset
+
+
+@pytest.mark.parametrize("k", sorted(QUESTIONS))
+def test_a_citation_opens_where_the_answer_is_spoken_not_where_a_long_chunk_starts(
+        one_chunk: tuple[RunningService, str], talk: Talk, k: int) -> None:
+    svc, dataset = one_chunk
+    r = svc.client.post("/api/v1/chat", json={"dataset": dataset, "query": QUESTIONS[k]})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["supported"], answer
+    first = answer["sources"][0]
+    start, end = talk.times[k]
+    assert first["chunk"]["start"] < start - 2 or first["chunk"]["end"] > end + 2, first  # a chunk wider than it
+    assert abs(first["start"] - start) < 1.0, (first, talk.times[k])  # the sentence, within Whisper's timing
+    assert abs(first["end"] - end) < 1.0, (first, talk.times[k])
+    assert first["player_url"].endswith(f"#t={first['start']:.1f},{first['end']:.1f}")

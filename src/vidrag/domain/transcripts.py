@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _plain(text: str) -> str:
+    """Lower case, letters and digits only (CJK included): how spoken_span compares text."""
+    return _NOT_WORD.sub("", text.lower())
 
 
 class TranscriptSource(StrEnum):
@@ -43,6 +51,37 @@ class Transcript:
     @property
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    def spoken_span(self, text: str, within: tuple[float, float] | None = None) -> tuple[float, float] | None:
+        """When ``text`` (a sentence of a chunk, say) is spoken: from its first word's start to its last word's end.
+
+        Text is compared without case, spaces or punctuation, so a chunk's sentence (cut from these segments) is
+        found whatever its joins. Word times are used where the segment has them; otherwise the segment's time is
+        spread over its characters. ``within`` (seconds) limits the search to the segments around a chunk, so a
+        sentence said twice is found where the chunk has it. None when the text is not in the transcript.
+        """
+        target = _plain(text)
+        if not target:
+            return None
+        chars: list[str] = []
+        starts: list[float] = []
+        ends: list[float] = []
+        for seg in self.segments:
+            if within is not None and (seg.end < within[0] - 1.0 or seg.start > within[1] + 1.0):
+                continue
+            pieces = [(w.start, w.end, _plain(w.text)) for w in seg.words]
+            if not pieces or "".join(piece for _, _, piece in pieces) != _plain(seg.text):
+                pieces = [(seg.start, seg.end, _plain(seg.text))]
+            for start, end, piece in pieces:
+                step = (end - start) / max(1, len(piece))
+                for k, char in enumerate(piece):
+                    chars.append(char)
+                    starts.append(start + step * k)
+                    ends.append(start + step * (k + 1))
+        at = "".join(chars).find(target)
+        if at < 0:
+            return None
+        return round(starts[at], 2), round(ends[at + len(target) - 1], 2)
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source.value, "language": self.language, "model": self.model,

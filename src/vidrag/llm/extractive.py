@@ -74,13 +74,15 @@ def answer(question: str, passages: Sequence[Passage]) -> ExtractiveAnswer:
     return ExtractiveAnswer(f"{LABEL}\n\n" + "\n\n".join(lines), tuple(used))
 
 
-def quote(text: str, question: str, limit: int = QUOTE_CHARS) -> str:
-    """The chunk text trimmed to about ``limit`` characters around its most relevant sentence."""
+def quote(text: str, question: str, limit: int = QUOTE_CHARS, focus: str | None = None) -> str:
+    """The chunk text trimmed to about ``limit`` characters around ``focus``, by default its sentence that shares
+    the most question terms."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    ranked = best_sentences(text, question_terms(question), 1)
-    focus = ranked[0][1] if ranked else text[:limit]
+    if focus is None:
+        ranked = best_sentences(text, question_terms(question), 1)
+        focus = ranked[0][1] if ranked else text[:limit]
     at = max(0, text.find(focus))
     if len(focus) >= limit:
         return focus[: limit - 1].rstrip() + "…"

@@ -22,6 +22,7 @@ from typing import Any
 
 from vidrag.domain.chunks import count_tokens
 from vidrag.domain.knowledge import RetrievalQuery, SearchMethod
+from vidrag.domain.transcripts import Transcript
 from vidrag.llm import extractive
 from vidrag.llm.client import ChatClient, DeltaStream, Message
 from vidrag.llm.prompts import Source, build_messages
@@ -146,14 +147,41 @@ class AnswerService:
         dataset = self.knowledge.dataset(dataset_ref)
         top_k = max(1, min(top_k, MAX_TOP_K))
         results = tuple(self.search.retrieve(dataset.id, RetrievalQuery(question, SearchMethod.HYBRID, top_k)))
-        best = max((r.hit.semantic_score or 0.0 for r in results), default=0.0)
-        supported = best >= self.settings.answer_min_similarity
+        closeness, focus = self._read(question, results)
+        supported = closeness >= self.settings.answer_min_similarity
         if not supported:
             results = ()
-        sources = tuple(_citation(i, r, question) for i, r in enumerate(results, start=1))
+        transcripts = {r.document.id: self.knowledge.transcript_of(r.document.id)
+                       for r in results if r.segment.start is not None}
+        sources = tuple(_citation(i, r, question, f, transcripts.get(r.document.id))
+                        for i, (r, f) in enumerate(zip(results, focus, strict=False), start=1))
         text = NO_ANSWER if not supported else ""
         frame = Answer(text, self.mode, supported, sources, dataset.id, dataset.name, count_tokens(question))
         return _Retrieved(question, frame, results)
+
+    def _read(self, question: str, results: Sequence[SearchResult]) -> tuple[float, list[str | None]]:
+        """How close the knowledge base came to the question, and each chunk's sentence that answers best.
+
+        Closeness is the best chunk's cosine similarity, or a single sentence's where that is higher: a long chunk (a
+        minute of talk) dilutes the one sentence that answers, and the threshold was measured on sentence-sized
+        chunks. A chunk's answering sentence shares the most question terms, and is the closest in meaning among
+        equals (Whisper mishears names and terms, so meaning decides where no term is shared).
+        """
+        best = max((r.hit.semantic_score or 0.0 for r in results), default=0.0)
+        split = [extractive.split_sentences(" ".join(r.segment.content.split())) for r in results]
+        flat = [sentence for group in split for sentence in group]
+        if len(flat) == len(results):  # one sentence a chunk: the chunks' own scores say it all
+            return best, [group[0] if group else None for group in split]
+        embedder = self.search.embedder
+        cosines = embedder.embed_documents(flat) @ embedder.embed_query(question)
+        wanted = extractive.question_terms(question)
+        focus: list[str | None] = []
+        at = 0
+        for group in split:
+            scored = list(zip(group, cosines[at:at + len(group)].tolist(), strict=True))
+            at += len(group)
+            focus.append(max(scored, key=lambda p: (extractive.overlap(p[0], wanted), p[1]))[0] if scored else None)
+        return max(best, float(cosines.max())), focus
 
     @staticmethod
     def _extractive(found: _Retrieved) -> Answer:
@@ -183,12 +211,19 @@ def _finish(found: _Retrieved, text: str, prompt_tokens: int) -> Answer:
     return replace(found.answer, text=text, sources=sources, prompt_tokens=prompt_tokens)
 
 
-def _citation(n: int, r: SearchResult, question: str) -> Citation:
+def _citation(n: int, r: SearchResult, question: str, focus: str | None, transcript: Transcript | None) -> Citation:
+    """The chunk as a source; for media, its start, end and links are those of the sentence that answers (when
+    the transcript has it), so a citation opens the video where the answer is spoken, not where a long chunk
+    begins. The chunk's own span stays under ``chunk``."""
+    seg = r.segment
+    span = None
+    if transcript is not None and seg.start is not None and seg.end is not None:
+        span = transcript.spoken_span(focus, (seg.start, seg.end)) if focus else None
     return Citation(n=n, cited=False, score=round(r.hit.score, 4),
                     document={"id": r.document.id, "name": r.document.name, "kind": r.document.kind,
                               "source_url": r.document.source_url},
-                    chunk={"id": r.segment.id, "position": r.segment.position},
-                    quote=extractive.quote(r.segment.content, question), place=r.citation_fields())
+                    chunk={"id": seg.id, "position": seg.position, "start": seg.start, "end": seg.end},
+                    quote=extractive.quote(seg.content, question, focus=focus), place=r.citation_fields(span))
 
 
 def _model_sources(found: _Retrieved) -> list[Source]:

@@ -315,6 +315,12 @@ class KnowledgeService:
         render, content_type = EXPORTERS[fmt]
         return render(Transcript.from_json(row.body)), content_type
 
+    def transcript_of(self, document_id: str) -> Transcript | None:
+        """A media document's transcript (None until transcribed, and for other documents)."""
+        with self.db.session() as s:
+            saved = TranscriptRepository(s).get(document_id)
+        return Transcript.from_json(saved.body) if saved else None
+
     def player(self, document_id: str) -> tuple[DocumentRow, str, str, Transcript | None]:
         """What the player page shows: the document, its media file (name, type) and its transcript."""
         with self.db.session() as s:

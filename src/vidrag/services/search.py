@@ -31,15 +31,16 @@ class SearchResult:
     document: DocumentRow
     hit: Hit
 
-    def citation_fields(self) -> dict[str, Any]:
-        """Where the chunk sits: seconds and links for media, page and heading for documents."""
+    def citation_fields(self, span: tuple[float, float] | None = None) -> dict[str, Any]:
+        """Where the chunk sits (or, given ``span``, the part of it in those seconds): seconds and links for media,
+        page and heading for documents."""
         meta = self.document.doc_metadata or {}
-        fields: dict[str, Any] = {"start": self.segment.start, "end": self.segment.end,
-                                  "page": self.segment.page, "heading": self.segment.heading,
-                                  "chapter": self.segment.chapter}
-        if self.segment.start is not None:
-            fields["url"] = source_link(meta.get("webpage_url") or self.document.source_url, self.segment.start)
-            fields["player_url"] = player_link(self.document.id, self.segment.start, self.segment.end)
+        start, end = span if span is not None else (self.segment.start, self.segment.end)
+        fields: dict[str, Any] = {"start": start, "end": end, "page": self.segment.page,
+                                  "heading": self.segment.heading, "chapter": self.segment.chapter}
+        if start is not None:
+            fields["url"] = source_link(meta.get("webpage_url") or self.document.source_url, start)
+            fields["player_url"] = player_link(self.document.id, start, end)
         return fields
 
 

@@ -41,6 +41,8 @@ class CitedDocument(BaseModel):
 class CitedChunk(BaseModel):
     id: int
     position: int
+    start: float | None = Field(None, description="Media: where the whole chunk starts, in seconds")
+    end: float | None = None
 
 
 class CitationOut(BaseModel):
@@ -50,7 +52,8 @@ class CitationOut(BaseModel):
     document: CitedDocument
     chunk: CitedChunk
     quote: str = Field(description="The words of the chunk closest to the question")
-    start: float | None = Field(None, description="Media: where the chunk starts, in seconds")
+    start: float | None = Field(None, description="Media: where the cited sentence (the one the quote centres on) "
+                                                  "is spoken, in seconds; the chunk's start when it cannot be placed")
     end: float | None = None
     url: str | None = Field(None, description="The source at that second (e.g. YouTube's &t=)")
     player_url: str | None = Field(None, description="vidrag's player at that second: /media/{id}#t=START,END")
