@@ -28,3 +28,18 @@ def test_tasks_filter_by_knowledge_base_membership(service: RunningService, medi
     # once the document is gone the download is loose again
     assert service.client.delete(f"/api/v1/datasets/{dataset}/documents/{document}").status_code in (200, 204)
     assert sorted(ids(in_knowledge_base="false")) == sorted(tasks)
+
+
+def test_system_describes_the_deployment_without_secrets(service: RunningService) -> None:
+    r = service.client.get("/api/v1/system")
+    assert r.status_code == 200, r.text
+    system = r.json()
+    scaled = service.settings.redis_url is not None
+    assert system["deployment"] == ("scaled" if scaled else "embedded")
+    assert system["database"] == ("postgresql" if scaled else "sqlite")
+    assert system["api_keys_required"] is False
+    assert set(system["models"]) == {"transcription", "embedding", "answers", "rerank"}
+    assert system["limits"]["max_upload_mb"] == service.settings.max_upload_mb
+    assert system["limits"]["retention_keep_newest"] == service.settings.retention_keep_newest
+    assert isinstance(system["limits"]["retention_keep_newest"], int)  # a count, not 10.0
+    assert "secret" not in r.text.lower()

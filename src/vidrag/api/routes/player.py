@@ -16,6 +16,7 @@ router = APIRouter(tags=["player"])
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · vidrag</title>
+<link rel="icon" href="data:,">
 <style>
  body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 960px; padding: 1rem; color: #222; }}
  video, audio {{ width: 100%; max-height: 60vh; background: #000; }}

@@ -61,4 +61,4 @@ class SystemOut(BaseModel):
     ffmpeg: str
     api_keys_required: bool
     models: dict[str, ModelInfo] = Field(description="transcription, embedding, answers, rerank")
-    limits: dict[str, float] = Field(description="upload size, download size, retention and disk thresholds")
+    limits: dict[str, int | float] = Field(description="upload size, download size, retention and disk thresholds")
