@@ -150,3 +150,78 @@ def test_segment_ids_out_of_range_are_not_found(kb: tuple[RunningService, str], 
     r = svc.client.get(f"/api/v1/datasets/{dataset}/documents/missing/segments/{segment_id}")
     assert r.json()["code"] == "document_not_found"
     still_queryable(svc, dataset)
+
+
+@pytest.mark.parametrize(("rule", "field", "words"), [
+    ({"transcript": {"max_tokens": "abc"}}, "process_rule.transcript.max_tokens", "from 10 to 4000"),
+    ({"document": {"max_tokens": -1}}, "process_rule.document.max_tokens", "from 10 to 4000"),
+    ({"document": {"max_tokens": 10**30}}, "process_rule.document.max_tokens", "from 10 to 4000"),
+    ({"document": {"max_tokens": 100, "overlap_tokens": 80}}, "process_rule.document", "at most half of max_tokens"),
+    ({"transcript": {"pause_seconds": -2}}, "process_rule.transcript.pause_seconds", "from 0 to 3600"),
+    ({"transcript": {"max_token": 50}}, "process_rule.transcript", "unknown key 'max_token'"),
+    ({"document": "small"}, "process_rule.document", ""),
+])
+def test_chunking_rules_are_checked_when_the_knowledge_base_is_created(service: RunningService, rule: object,
+                                                                       field: str, words: str) -> None:
+    r = service.client.post("/api/v1/datasets", json={"name": "y", "process_rule": rule})
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_request"
+    assert f"{field}:" in r.json()["message"]
+    assert words in r.json()["message"]
+    assert service.client.get("/api/v1/datasets").json()["total"] == 0
+
+
+def test_difys_process_rule_is_accepted_and_ours_is_applied(service: RunningService) -> None:
+    dify = {"mode": "custom", "rules": {"pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
+                                        "segmentation": {"separator": "###", "max_tokens": 500, "chunk_overlap": 50}}}
+    dataset = create_dataset(service.client, "dify", process_rule={
+        **dify, "document": {"max_tokens": "12", "overlap_tokens": 0}})  # a numeric string is read as its number
+    r = service.client.post(f"/api/v1/datasets/{dataset}/document/create-by-text",
+                            json={"name": "spices", "text": GOOD_TEXT})
+    doc = wait_indexed(service.client, dataset, r.json()["document"]["id"])
+    assert doc["indexing_status"] == "completed", doc
+    assert doc["segment_count"] == 2  # 12-token chunks: one per sentence
+    still_queryable(service, dataset)
+
+
+@pytest.mark.parametrize(("model", "field", "words"), [
+    ({"filters": {"time_range": [0, 10]}}, "retrieval_model.filters", "unknown key 'time_range'"),
+    ({"filters": {"time_from": 30, "time_to": 10}}, "retrieval_model.filters", "time_from (30.0) is after time_to"),
+    ({"filters": {"upload_date_from": "20250101", "upload_date_to": "20240101"}}, "retrieval_model.filters",
+     "upload_date_from (20250101) is after upload_date_to"),
+    ({"filters": {"kinds": ["vidoe"]}}, "retrieval_model.filters.kinds.0", "unknown kind 'vidoe'"),
+    ({"weights": {"vector_weight": 1.5}}, "retrieval_model.weights.vector_weight", "from 0 to 1"),
+    ({"weights": {"keyword_weight": -0.1}}, "retrieval_model.weights.keyword_weight", "from 0 to 1"),
+    ({"top_k": 0}, "retrieval_model.top_k", "from 1 to 100"),
+    ({"top_k": 101}, "retrieval_model.top_k", "from 1 to 100"),
+    ({"score_threshold": 2}, "retrieval_model.score_threshold", "from 0 to 1"),
+])
+def test_bad_retrieval_settings_are_refused_by_name(kb: tuple[RunningService, str], model: dict[str, object],
+                                                    field: str, words: str) -> None:
+    svc, dataset = kb
+    before = svc.client.get(f"/api/v1/datasets/{dataset}").json()["retrieval_model"]
+    for method, path, body in (
+            ("POST", f"/api/v1/datasets/{dataset}/retrieve", {"query": "saffron", "retrieval_model": model}),
+            ("POST", "/api/v1/datasets", {"name": "other", "retrieval_model": model}),
+            ("PATCH", f"/api/v1/datasets/{dataset}", {"retrieval_model": model})):
+        r = svc.client.request(method, path, json=body)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["code"] == "invalid_request"
+        assert f"{field}:" in r.json()["message"], r.json()["message"]
+        assert words in r.json()["message"]
+    assert svc.client.get(f"/api/v1/datasets/{dataset}").json()["retrieval_model"] == before
+    assert svc.client.get("/api/v1/datasets").json()["total"] == 1
+
+
+def test_difys_retrieval_keys_are_accepted_and_kept(kb: tuple[RunningService, str]) -> None:
+    svc, dataset = kb
+    dify = {"search_method": "hybrid_search", "reranking_enable": False, "reranking_mode": "weighted_score",
+            "reranking_model": {"reranking_provider_name": "", "reranking_model_name": ""}, "weights": None,
+            "top_k": 3, "score_threshold_enabled": False, "score_threshold": None}
+    r = svc.client.post(f"/api/v1/datasets/{dataset}/retrieve", json={"query": "saffron", "retrieval_model": dify})
+    assert r.status_code == 200, r.text
+    assert "Saffron" in r.json()["records"][0]["segment"]["content"]
+    stored = {**dify, "filters": {"time_from": 0, "time_to": 60, "kinds": ["video"]}}
+    r = svc.client.patch(f"/api/v1/datasets/{dataset}", json={"retrieval_model": stored})
+    assert r.status_code == 200, r.text
+    assert r.json()["retrieval_model"] == stored | {"filters": {"time_from": 0.0, "time_to": 60.0, "kinds": ["video"]}}

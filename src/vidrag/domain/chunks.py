@@ -42,6 +42,14 @@ class ParsedDocument:
     pages: int | None = None
 
 
+# The budgets a knowledge base may ask for (the API refuses others rather than clamping them): below ~10 tokens a
+# chunk is a word or two, above 4000 (Dify's own ceiling) it is longer than any embedding model reads.
+MIN_CHUNK_TOKENS = 10
+MAX_CHUNK_TOKENS = 4000
+MAX_SEPARATOR_LENGTH = 100
+MAX_PAUSE_SECONDS = 3600.0
+
+
 @dataclass(frozen=True)
 class ProcessRule:
     """Dify-style segmentation rule for documents."""

@@ -1032,6 +1032,16 @@ export interface components {
              */
             sources: components["schemas"]["CitationOut"][];
         };
+        /**
+         * ChunkingRules
+         * @description vidrag's `document` and `transcript` rules. Dify's keys (`mode`, `rules`) are accepted and kept, unused.
+         */
+        ChunkingRules: {
+            document?: components["schemas"]["DocumentRule"] | null;
+            transcript?: components["schemas"]["TranscriptRule"] | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** CitationOut */
         CitationOut: {
             /**
@@ -1052,7 +1062,7 @@ export interface components {
             quote: string;
             /**
              * Start
-             * @description Media: where the chunk starts, in seconds
+             * @description Media: where the cited sentence (the one the quote centres on) is spoken, in seconds; the chunk's start when it cannot be placed
              */
             start?: number | null;
             /** End */
@@ -1080,6 +1090,13 @@ export interface components {
             id: number;
             /** Position */
             position: number;
+            /**
+             * Start
+             * @description Media: where the whole chunk starts, in seconds
+             */
+            start?: number | null;
+            /** End */
+            end?: number | null;
         };
         /** CitedDocument */
         CitedDocument: {
@@ -1140,17 +1157,9 @@ export interface components {
              * @default
              */
             description: string;
-            /**
-             * Process Rule
-             * @description {document: {...ProcessRule}, transcript: {...}}
-             */
-            process_rule?: {
-                [key: string]: unknown;
-            } | null;
-            /** Retrieval Model */
-            retrieval_model?: {
-                [key: string]: unknown;
-            } | null;
+            process_rule?: components["schemas"]["ChunkingRules"] | null;
+            /** @description Default retrieval settings, stored and echoed */
+            retrieval_model?: components["schemas"]["RetrievalModel"] | null;
         };
         /** DatasetOut */
         DatasetOut: {
@@ -1187,10 +1196,7 @@ export interface components {
             name?: string | null;
             /** Description */
             description?: string | null;
-            /** Retrieval Model */
-            retrieval_model?: {
-                [key: string]: unknown;
-            } | null;
+            retrieval_model?: components["schemas"]["RetrievalModel"] | null;
         };
         /** DocumentCreated */
         DocumentCreated: {
@@ -1246,6 +1252,37 @@ export interface components {
             /** Player Url */
             player_url: string | null;
         };
+        /**
+         * DocumentRule
+         * @description How documents (PDF, DOCX, HTML, Markdown, text) are chunked.
+         */
+        DocumentRule: {
+            /**
+             * Max Tokens
+             * @description default 400
+             */
+            max_tokens?: number | null;
+            /**
+             * Overlap Tokens
+             * @description default 40
+             */
+            overlap_tokens?: number | null;
+            /**
+             * Separator
+             * @description Split here first, then at sentence ends; empty: sentence ends only (default '\n\n')
+             */
+            separator?: string | null;
+            /**
+             * Remove Extra Spaces
+             * @description default True
+             */
+            remove_extra_spaces?: boolean | null;
+            /**
+             * Remove Urls Emails
+             * @description default False
+             */
+            remove_urls_emails?: boolean | null;
+        };
         /** ErrorOut */
         ErrorOut: {
             /** Code */
@@ -1281,14 +1318,20 @@ export interface components {
             document_ids?: string[];
             /**
              * Kinds
-             * @description video, audio, pdf, docx, html, markdown, text
+             * @description video, audio, pdf, docx, html, markdown, text, captions
              */
             kinds?: string[];
             /** Uploader */
             uploader?: string | null;
-            /** Upload Date From */
+            /**
+             * Upload Date From
+             * @description YYYYMMDD
+             */
             upload_date_from?: string | null;
-            /** Upload Date To */
+            /**
+             * Upload Date To
+             * @description YYYYMMDD
+             */
             upload_date_to?: string | null;
             /**
              * Time From
@@ -1617,7 +1660,10 @@ export interface components {
             /** Keep Newest */
             keep_newest: number;
         };
-        /** RetrievalModel */
+        /**
+         * RetrievalModel
+         * @description Dify's retrieval_model: its other keys (reranking_model, reranking_mode, ...) are accepted and kept.
+         */
         RetrievalModel: {
             /**
              * Search Method
@@ -1637,7 +1683,8 @@ export interface components {
             score_threshold_enabled: boolean;
             /** Score Threshold */
             score_threshold?: number | null;
-            weights?: components["schemas"]["Weights"];
+            /** @description null (as Dify sends) means the default */
+            weights?: components["schemas"]["Weights"] | null;
             /**
              * Fusion
              * @default weighted
@@ -1650,6 +1697,8 @@ export interface components {
              */
             reranking_enable: boolean;
             filters?: components["schemas"]["Filters"];
+        } & {
+            [key: string]: unknown;
         };
         /** RetrieveRequest */
         RetrieveRequest: {
@@ -1931,6 +1980,32 @@ export interface components {
             end: number;
             /** Text */
             text: string;
+        };
+        /**
+         * TranscriptRule
+         * @description How transcripts and caption files are chunked (by time: cuts fall at pauses and sentence ends).
+         */
+        TranscriptRule: {
+            /**
+             * Max Tokens
+             * @description default 160
+             */
+            max_tokens?: number | null;
+            /**
+             * Overlap Tokens
+             * @description default 30
+             */
+            overlap_tokens?: number | null;
+            /**
+             * Pause Seconds
+             * @description A silence this long is a good cut (default 1)
+             */
+            pause_seconds?: number | null;
+            /**
+             * Max Gap Seconds
+             * @description A silence this long always ends a chunk (default 8)
+             */
+            max_gap_seconds?: number | null;
         };
         /** Turn */
         Turn: {

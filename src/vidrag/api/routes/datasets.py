@@ -45,7 +45,9 @@ def _page(items: list[T], total: int, page: int, limit: int) -> Page[T]:
 @router.post("", status_code=201, response_model=DatasetOut)
 def create_dataset(body: DatasetCreate, kb: KnowledgeDep) -> DatasetOut:
     """Create a knowledge base; it records the embedding model it is built with."""
-    return DatasetOut.of(kb.create_dataset(body.name, body.description, body.process_rule, body.retrieval_model))
+    rules = body.process_rule.stored() if body.process_rule else None
+    retrieval = body.retrieval_model.stored() if body.retrieval_model else None
+    return DatasetOut.of(kb.create_dataset(body.name, body.description, rules, retrieval))
 
 
 @router.get("", response_model=Page[DatasetOut])
@@ -64,7 +66,8 @@ def get_dataset(dataset_id: str, kb: KnowledgeDep) -> DatasetOut:
 @router.patch("/{dataset_id}", response_model=DatasetOut)
 def update_dataset(dataset_id: str, body: DatasetUpdate, kb: KnowledgeDep) -> DatasetOut:
     """Rename, describe, or change default retrieval settings."""
-    return DatasetOut.of(kb.update_dataset(dataset_id, body.name, body.description, body.retrieval_model))
+    retrieval = body.retrieval_model.stored() if body.retrieval_model else None
+    return DatasetOut.of(kb.update_dataset(dataset_id, body.name, body.description, retrieval))
 
 
 @router.delete("/{dataset_id}", status_code=204)

@@ -3,28 +3,146 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from vidrag.domain.knowledge import RetrievalFilters, RetrievalQuery, SearchMethod
+from vidrag.domain.chunks import (
+    MAX_CHUNK_TOKENS,
+    MAX_PAUSE_SECONDS,
+    MAX_SEPARATOR_LENGTH,
+    MIN_CHUNK_TOKENS,
+    ProcessRule,
+    TranscriptChunkRule,
+)
+from vidrag.domain.knowledge import DocumentKind, RetrievalFilters, RetrievalQuery, SearchMethod
 from vidrag.services.search import SearchResult
 from vidrag.storage.models import DatasetRow, DocumentRow, SegmentRow
 
 T = TypeVar("T")
 
 
+def _in_range(allowed: str) -> WrapValidator:
+    """Replaces pydantic's one-sided message ("greater than or equal to 10") with the whole allowed range."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler, _: ValidationInfo) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("out_of_range", "must be {allowed}; got {got}",
+                                      {"allowed": allowed, "got": repr(value)[:40]}) from None
+
+    return WrapValidator(check)
+
+
+ChunkTokens = Annotated[int, Field(ge=MIN_CHUNK_TOKENS, le=MAX_CHUNK_TOKENS),
+                        _in_range(f"a whole number of tokens from {MIN_CHUNK_TOKENS} to {MAX_CHUNK_TOKENS}")]
+OverlapTokens = Annotated[int, Field(ge=0, le=MAX_CHUNK_TOKENS // 2),
+                          _in_range(f"a whole number of tokens from 0 to half of max_tokens "
+                                    f"(at most {MAX_CHUNK_TOKENS // 2})")]
+Seconds = Annotated[float, Field(ge=0, le=MAX_PAUSE_SECONDS, allow_inf_nan=False),
+                    _in_range(f"a number of seconds from 0 to {MAX_PAUSE_SECONDS:g}")]
+
+
+class _OwnKeys(BaseModel):
+    """vidrag's own objects: a misspelt key is refused by name (with the keys there are), not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (unknown := sorted(set(data) - set(cls.model_fields))):
+            raise PydanticCustomError("unknown_key", "unknown key {unknown}; the keys are {known}",
+                                      {"unknown": ", ".join(map(repr, unknown)), "known": ", ".join(cls.model_fields)})
+        return data
+
+
+class _ChunkRule(_OwnKeys):
+    # Every key may be left out or null: the ingest job then uses the chunker's default (named in the description).
+    max_tokens: int | None
+    overlap_tokens: int | None
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> Self:
+        # the chunker keeps the overlap within half a chunk; a value asked for is refused rather than cut down
+        max_tokens = self.max_tokens or self.defaults().max_tokens
+        if self.overlap_tokens is not None and self.overlap_tokens > max_tokens // 2:
+            raise PydanticCustomError(
+                "overlap_too_large", "overlap_tokens ({overlap}) must be at most half of max_tokens ({max_tokens})",
+                {"overlap": self.overlap_tokens, "max_tokens": max_tokens})
+        return self
+
+    @classmethod
+    def defaults(cls) -> ProcessRule | TranscriptChunkRule:
+        raise NotImplementedError
+
+
+class DocumentRule(_ChunkRule):
+    """How documents (PDF, DOCX, HTML, Markdown, text) are chunked."""
+
+    separator: str | None = Field(None, max_length=MAX_SEPARATOR_LENGTH, description=(
+        f"Split here first, then at sentence ends; empty: sentence ends only (default {ProcessRule.separator!r})"))
+    max_tokens: ChunkTokens | None = Field(None, description=f"default {ProcessRule.max_tokens}")
+    overlap_tokens: OverlapTokens | None = Field(None, description=f"default {ProcessRule.overlap_tokens}")
+    remove_extra_spaces: bool | None = Field(None, description=f"default {ProcessRule.remove_extra_spaces}")
+    remove_urls_emails: bool | None = Field(None, description=f"default {ProcessRule.remove_urls_emails}")
+
+    @classmethod
+    def defaults(cls) -> ProcessRule:
+        return ProcessRule()
+
+
+class TranscriptRule(_ChunkRule):
+    """How transcripts and caption files are chunked (by time: cuts fall at pauses and sentence ends)."""
+
+    max_tokens: ChunkTokens | None = Field(None, description=f"default {TranscriptChunkRule.max_tokens}")
+    overlap_tokens: OverlapTokens | None = Field(None, description=f"default {TranscriptChunkRule.overlap_tokens}")
+    pause_seconds: Seconds | None = Field(None, description=(
+        f"A silence this long is a good cut (default {TranscriptChunkRule.pause_seconds:g})"))
+    max_gap_seconds: Seconds | None = Field(None, description=(
+        f"A silence this long always ends a chunk (default {TranscriptChunkRule.max_gap_seconds:g})"))
+
+    @classmethod
+    def defaults(cls) -> TranscriptChunkRule:
+        return TranscriptChunkRule()
+
+
+class ChunkingRules(BaseModel):
+    """vidrag's `document` and `transcript` rules. Dify's keys (`mode`, `rules`) are accepted and kept, unused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    document: DocumentRule | None = None
+    transcript: TranscriptRule | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """What the ingest job reads: only the keys given a value, already checked."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+
+
 class DatasetCreate(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     description: str = Field("", max_length=5000)
-    process_rule: dict[str, Any] | None = Field(None, description="{document: {...ProcessRule}, transcript: {...}}")
-    retrieval_model: dict[str, Any] | None = None
+    process_rule: ChunkingRules | None = None
+    retrieval_model: RetrievalModel | None = Field(None, description="Default retrieval settings, stored and echoed")
 
 
 class DatasetUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=255)
     description: str | None = Field(None, max_length=5000)
-    retrieval_model: dict[str, Any] | None = None
+    retrieval_model: RetrievalModel | None = None
 
 
 class DatasetOut(BaseModel):
@@ -163,41 +281,73 @@ class SegmentUpdateBody(BaseModel):
     segment: SegmentUpdate
 
 
+MAX_RETRIEVE_TOP_K = 100
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _in_range("a number from 0 to 1")]
+TimePoint = Annotated[float, Field(ge=0, allow_inf_nan=False), _in_range("a number of seconds, 0 or more")]
+
+
+def _known_kind(kind: str) -> str:
+    if kind not in DocumentKind.__members__.values():
+        raise PydanticCustomError("unknown_kind", "unknown kind '{kind}'; the kinds are {kinds}",
+                                  {"kind": kind, "kinds": ", ".join(DocumentKind)})
+    return kind
+
+
 class Weights(BaseModel):
-    vector_weight: float = Field(0.7, ge=0, le=1)
-    keyword_weight: float = Field(0.3, ge=0, le=1)
+    vector_weight: Fraction = 0.7
+    keyword_weight: Fraction = 0.3
 
 
-class Filters(BaseModel):
+class Filters(_OwnKeys):
+    # a misspelt filter (say `time_range`) must not return the hits it was meant to exclude
     document_ids: list[str] = Field(default_factory=list, max_length=1000)
-    kinds: list[str] = Field(default_factory=list, description="video, audio, pdf, docx, html, markdown, text")
+    kinds: list[Annotated[str, AfterValidator(_known_kind)]] = Field(
+        default_factory=list, description=", ".join(DocumentKind))
     uploader: str | None = None
-    upload_date_from: str | None = Field(None, pattern=r"^\d{8}$")
-    upload_date_to: str | None = Field(None, pattern=r"^\d{8}$")
-    time_from: float | None = Field(None, ge=0, description="seconds: chunks overlapping [time_from, time_to]")
-    time_to: float | None = Field(None, ge=0)
+    upload_date_from: str | None = Field(None, pattern=r"^\d{8}$", description="YYYYMMDD")
+    upload_date_to: str | None = Field(None, pattern=r"^\d{8}$", description="YYYYMMDD")
+    time_from: TimePoint | None = Field(None, description="seconds: chunks overlapping [time_from, time_to]")
+    time_to: TimePoint | None = None
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> Self:
+        for low, high in (("time_from", "time_to"), ("upload_date_from", "upload_date_to")):
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and a > b:
+                raise PydanticCustomError("range_reversed", "{low} ({a}) is after {high} ({b}); swap them",
+                                          {"low": low, "high": high, "a": a, "b": b})
+        return self
 
 
 class RetrievalModel(BaseModel):
+    """Dify's retrieval_model: its other keys (reranking_model, reranking_mode, ...) are accepted and kept."""
+
+    model_config = ConfigDict(extra="allow")
+
     search_method: Literal["semantic_search", "keyword_search", "full_text_search", "hybrid_search"] = "hybrid_search"
-    top_k: int = Field(5, ge=1, le=100)
+    top_k: Annotated[int, Field(ge=1, le=MAX_RETRIEVE_TOP_K),
+                     _in_range(f"a whole number from 1 to {MAX_RETRIEVE_TOP_K}")] = 5
     score_threshold_enabled: bool = False
-    score_threshold: float | None = Field(None, ge=0, le=1)
-    weights: Weights = Field(default_factory=Weights)
+    score_threshold: Fraction | None = None
+    weights: Weights | None = Field(default_factory=Weights, description="null (as Dify sends) means the default")
     fusion: Literal["weighted", "rrf"] = "weighted"
     reranking_enable: bool = False
     filters: Filters = Field(default_factory=Filters)
 
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
     def query(self, text: str) -> RetrievalQuery:
         method = SearchMethod.KEYWORD if self.search_method == "full_text_search" else SearchMethod(self.search_method)
         f = self.filters
+        w = self.weights or Weights()
         return RetrievalQuery(
             query=text, method=method, top_k=self.top_k,
             score_threshold=self.score_threshold if self.score_threshold_enabled else None,
-            semantic_weight=self.weights.vector_weight, keyword_weight=self.weights.keyword_weight,
+            semantic_weight=w.vector_weight, keyword_weight=w.keyword_weight,
             fusion=self.fusion, rerank=self.reranking_enable,
-            filters=RetrievalFilters(tuple(f.document_ids), tuple(f.kinds), f.uploader, f.upload_date_from,
-                                     f.upload_date_to, f.time_from, f.time_to))
+            filters=RetrievalFilters(tuple(f.document_ids), tuple(f.kinds), f.uploader,
+                                     f.upload_date_from, f.upload_date_to, f.time_from, f.time_to))
 
 
 class RetrieveRequest(BaseModel):
