@@ -97,8 +97,9 @@ def test_sse_streams_progress_to_100_and_ends(service: RunningService, media_url
     assert name == "status"
     assert last["status"] == "completed"
     assert last["progress"] == 100
-    kept = service.client.get(f"/api/v1/tasks/{task['id']}").json()["progress_detail"]
-    assert kept["stage"] in ("download", "extract_audio")  # the last detail stays on the task
+    # the end, not the last download report (whose speed and ETA would read as if it were still going)
+    assert last["detail"] == {"stage": "done", "percent": 100.0}
+    assert service.client.get(f"/api/v1/tasks/{task['id']}").json()["progress_detail"] == last["detail"]
     # a finished task's stream answers once and closes
     assert [n for n, _ in read_events(service, task["id"], timeout=10)] == ["status"]
 

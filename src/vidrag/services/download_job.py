@@ -262,6 +262,9 @@ class DownloadJob:
         if status is TaskStatus.COMPLETED:
             task.progress = 100.0
             task.stage = Stage.DONE.value
+            # the last download report (its speed, ETA, 90 %) would read as if the task were still going;
+            # a failed or cancelled task keeps its last report: it tells how far the task got
+            task.progress_detail = {"stage": Stage.DONE.value, "percent": 100.0}
 
     def _cleanup_if_gone(self, task_id: str) -> None:
         with self.db.session() as s:
