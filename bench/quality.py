@@ -13,8 +13,18 @@ with each method, and is scored:
 - recall@1/5/10 and MRR over the passages that answer (grade 2);
 - citation-in-span (talk): the top hit's [start, end] holds the middle of the answering sentence's true time.
 
-The baseline is keyword-only search; each method is printed next to it with the difference. Writes
-bench/results/quality.json (summaries, every query's ranking and scores, the talk's chunks and citations).
+The baseline is keyword-only search; each method is printed next to it with the difference.
+
+Answers with the default chunk rule: the same talk goes into a second knowledge base with the default transcript
+rule (chunks of up to 160 tokens, several sentences each), and each talk question through ``AnswerService.answer``
+(extractive: no model is configured). Its first source is scored twice in the same run: ours, the citation's
+[start, end] (the answering sentence's seconds), against the baseline, the chunk's own span (what the citation was
+before): |start - true sentence start| and whether the true sentence's middle lies inside. Also the share answered
+``supported`` (baseline: the rule before, the best whole chunk's cosine reaching the threshold) and the median
+latency (baseline: the hybrid retrieval alone that the answer starts with).
+
+Writes bench/results/quality.json (summaries, every query's ranking and scores, the talk's chunks and citations,
+each answer's spans).
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ METRICS = ("ndcg@10", *(f"recall@{k}" for k in RECALL_AT), "mrr")
 WEIGHTS = (0.7, 0.3)  # hybrid: semantic, keyword
 PASSAGE_RULE = {"document": {"max_tokens": 120, "overlap_tokens": 0}}  # one chunk per passage
 TALK_RULE = {"transcript": {"max_tokens": 20, "overlap_tokens": 0}}  # about one sentence per chunk
+ANSWER_TOP_K = 5  # AnswerService.answer's default
 INDEX_TIMEOUT_S = 150.0
 console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get the whole table
 
@@ -165,6 +176,8 @@ class Knowledge:
     talk_id: str
     talk_doc_id: str
     passage_of: dict[str, str]  # document id -> passage id
+    long_talk_id: str  # the same talk under the default chunk rule
+    long_talk_doc_id: str
     times: list[tuple[float, float]]  # each talk sentence's true [start, end) in seconds
     seconds: float  # first document added to the last one indexed
 
@@ -190,12 +203,15 @@ async def _ingest(c: Container, data: LabelledSet, work: Path) -> Knowledge:
         started = time.perf_counter()
         corpus = kb.create_dataset("quality-passages", process_rule=PASSAGE_RULE)
         talk = kb.create_dataset("quality-talk", process_rule=TALK_RULE)
+        long_talk = kb.create_dataset("quality-talk-default-rule")  # no process_rule: the default chunks
         talk_doc = await asyncio.to_thread(kb.add_url, talk.id, f"{base}/{video.name}", "talk")
+        long_doc = await asyncio.to_thread(kb.add_url, long_talk.id, f"{base}/{video.name}", "talk")
         passage_of = {kb.add_text(corpus.id, p.id, p.text).id: p.id for p in data.passages}
-        await wait_indexed(kb, {**dict.fromkeys(passage_of, corpus.id), talk_doc.id: talk.id})
+        await wait_indexed(kb, {**dict.fromkeys(passage_of, corpus.id), talk_doc.id: talk.id,
+                                long_doc.id: long_talk.id})
         seconds = time.perf_counter() - started
     check_one_chunk_each(kb, corpus.id, passage_of)
-    return Knowledge(corpus.id, talk.id, talk_doc.id, passage_of, times, seconds)
+    return Knowledge(corpus.id, talk.id, talk_doc.id, passage_of, long_talk.id, long_doc.id, times, seconds)
 
 
 async def wait_indexed(kb: KnowledgeService, pending: dict[str, str]) -> None:
@@ -221,8 +237,8 @@ def check_one_chunk_each(kb: KnowledgeService, corpus_id: str, passage_of: dict[
         raise RuntimeError(f"passages not stored as exactly one chunk: {', '.join(split)}")
 
 
-def talk_chunks(c: Container, kb: Knowledge) -> list[dict[str, Any]]:
-    rows = c.knowledge.segments(kb.talk_id, kb.talk_doc_id, 0, 500, None, None)[0]
+def talk_chunks(c: Container, dataset_id: str, doc_id: str) -> list[dict[str, Any]]:
+    rows = c.knowledge.segments(dataset_id, doc_id, 0, 500, None, None)[0]
     return [{"start": r.start, "end": r.end, "text": r.content} for r in rows]
 
 
@@ -293,6 +309,95 @@ def summarize(ev: Evaluation, data: LabelledSet) -> dict[str, float]:
     summary["citation"] = statistics.fmean(float(c.inside) for c in ev.citations)
     summary["ms"] = statistics.median(ev.ms)
     return summary
+
+
+# --- answers with the default chunk rule -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnswerCheck:
+    question: str
+    truth: tuple[float, float]  # the answering sentence's true time
+    cited: tuple[float, float] | None  # ours: the first source's start and end (its answering sentence)
+    chunk: tuple[float, float] | None  # the baseline: that source's chunk, where the citation used to open
+    supported: bool
+    supported_before: bool  # the rule before: the best whole chunk's cosine reaches answer_min_similarity
+    quote: str
+    ms: float  # AnswerService.answer
+    retrieve_ms: float  # the hybrid retrieval it starts with, alone
+
+
+def check_answers(c: Container, kb: Knowledge, data: LabelledSet) -> list[AnswerCheck]:
+    checks = []
+    for q in data.talk.questions:
+        started = time.perf_counter()
+        answer = c.answers.answer(kb.long_talk_id, q.text, top_k=ANSWER_TOP_K)
+        ms = 1000 * (time.perf_counter() - started)
+        started = time.perf_counter()
+        hits = c.search.retrieve(kb.long_talk_id, RetrievalQuery(q.text, SearchMethod.HYBRID, ANSWER_TOP_K))
+        retrieve_ms = 1000 * (time.perf_counter() - started)
+        closest = max((r.hit.semantic_score or 0.0 for r in hits), default=0.0)
+        first = answer.sources[0] if answer.sources else None
+        checks.append(AnswerCheck(q.id, kb.times[q.answer], _seconds(first.place) if first else None,
+                                  _seconds(first.chunk) if first else None, answer.supported,
+                                  closest >= c.settings.answer_min_similarity, first.quote if first else "", ms,
+                                  retrieve_ms))
+    return checks
+
+
+def _seconds(fields: dict[str, Any]) -> tuple[float, float] | None:
+    start, end = fields.get("start"), fields.get("end")
+    return None if start is None or end is None else (float(start), float(end))
+
+
+def span_scores(checks: list[AnswerCheck], spans: list[tuple[float, float] | None]) -> dict[str, float]:
+    """Over every question (no source counts as outside); offsets and lengths over those with a source."""
+    cited = [(ch.truth, span) for ch, span in zip(checks, spans, strict=True) if span is not None]
+    offsets = [abs(span[0] - truth[0]) for truth, span in cited] or [math.nan]
+    return {"in_span": sum(span[0] <= (truth[0] + truth[1]) / 2 <= span[1] for truth, span in cited) / len(checks),
+            "offset_median_s": statistics.median(offsets), "offset_max_s": max(offsets),
+            "length_median_s": statistics.median([span[1] - span[0] for _, span in cited] or [math.nan])}
+
+
+def answer_summary(checks: list[AnswerCheck]) -> dict[str, dict[str, float]]:
+    ours = span_scores(checks, [ch.cited for ch in checks])
+    ours.update(supported=statistics.fmean(ch.supported for ch in checks),
+                ms=statistics.median(ch.ms for ch in checks))
+    base = span_scores(checks, [ch.chunk for ch in checks])
+    base.update(supported=statistics.fmean(ch.supported_before for ch in checks),
+                ms=statistics.median(ch.retrieve_ms for ch in checks))
+    return {"ours": ours, "baseline": base, "ratio": {k: ours[k] / base[k] if base[k] else math.nan for k in ours}}
+
+
+ANSWER_ROWS = (("offset_median_s", "|start − true start|, median s"), ("offset_max_s", "|start − true start|, max s"),
+               ("length_median_s", "cited span, median s"), ("in_span", "true middle in [start, end]"),
+               ("supported", "answered supported"), ("ms", "ms / question (median)"))
+
+
+def answer_report(c: Container, kb: Knowledge, checks: list[AnswerCheck]) -> dict[str, Any]:
+    def number(v: float) -> float | None:  # JSON has no NaN
+        return None if math.isnan(v) else round(v, 4)
+
+    summary = answer_summary(checks)
+    return {"rule": "default (no process_rule)", "top_k": ANSWER_TOP_K, "mode": c.answers.mode.value,
+            "min_similarity": c.settings.answer_min_similarity,
+            "summary": {side: {k: number(v) for k, v in values.items()} for side, values in summary.items()},
+            "chunks": talk_chunks(c, kb.long_talk_id, kb.long_talk_doc_id),
+            "questions": [asdict(ch) | {"ms": round(ch.ms, 2), "retrieve_ms": round(ch.retrieve_ms, 2)}
+                          for ch in checks]}
+
+
+def print_answers(answers: dict[str, Any]) -> None:
+    summary = answers["summary"]
+    table = Table(title=f"Answers' first source, default chunk rule ({len(answers['chunks'])} chunk(s) for "
+                        f"{len(answers['questions'])} talk qs); baseline: the chunk's span, supported on whole "
+                        "chunks, ms of the retrieval alone")
+    for heading in ("metric", "baseline (chunk)", "ours (sentence)", "ratio ours/baseline"):
+        table.add_column(heading, justify="left" if heading == "metric" else "right", no_wrap=True)
+    for key, label in ANSWER_ROWS:
+        digits = 1 if key == "ms" else 3 if key in ("in_span", "supported") else 2
+        values = [summary["baseline"][key], summary["ours"][key]]
+        table.add_row(escape(label), *("–" if v is None else f"{v:.{digits}f}" for v in values),
+                      "–" if summary["ratio"][key] is None else f"{summary['ratio'][key]:.3g}")
+    console.print(table)
 
 
 # --- report ------------------------------------------------------------------------------------------------------
@@ -389,7 +494,8 @@ def report(c: Container, kb: Knowledge, data: LabelledSet, evaluations: list[Eva
         "machine": machine(),
         "git": git_state(),
         "index_s": round(kb.seconds, 2),
-        "talk": {"times": [[round(a, 3), round(b, 3)] for a, b in kb.times], "chunks": talk_chunks(c, kb)},
+        "talk": {"times": [[round(a, 3), round(b, 3)] for a, b in kb.times],
+                 "chunks": talk_chunks(c, kb.talk_id, kb.talk_doc_id)},
         "methods": {ev.method.key: {
             "label": ev.method.label,
             "summary": {k: round(v, 4) for k, v in ev.summary.items()},
@@ -408,13 +514,16 @@ def parse_args() -> argparse.Namespace:
 
 
 def run(data: LabelledSet, work: Path) -> tuple[dict[str, Any], list[Evaluation]]:
-    container = build_container(make_settings(work / "data"))
+    # No retrieval cache: the answers' latency is compared with the same retrieval run again alone
+    container = build_container(make_settings(work / "data", retrieval_cache_seconds=0))
     try:
         kb = asyncio.run(build_knowledge(container, data, work))
-        console.print(f"indexed {len(data.passages)} passages and a {kb.times[-1][1]:.1f} s talk in "
+        console.print(f"indexed {len(data.passages)} passages and a {kb.times[-1][1]:.1f} s talk (twice) in "
                       f"{kb.seconds:.1f} s")
         evaluations = [evaluate(container, kb, data, m) for m in METHODS]
-        return report(container, kb, data, evaluations), evaluations
+        result = report(container, kb, data, evaluations)
+        result["answers"] = answer_report(container, kb, check_answers(container, kb, data))
+        return result, evaluations
     finally:
         container.db.dispose()
 
@@ -426,6 +535,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vidrag-quality-") as tmp:
         result, evaluations = run(data, Path(tmp))
     print_summary(evaluations, data)
+    print_answers(result["answers"])
     if args.details:
         print_details(evaluations, data)
     result["total_s"] = round(time.perf_counter() - started, 2)
