@@ -210,3 +210,19 @@ def test_a_job_past_the_time_limit_fails_with_the_reason(start_service: Callable
     assert done["error"]["code"] == "time_limit"
     assert "time limit" in done["error"]["message"]
     assert done["files"] == []
+
+
+def test_options_read_from_a_task_can_be_sent_back(service: RunningService, media_url: str) -> None:
+    first = service.wait(create(service, f"{media_url}/clip.mp4", format="best", audio_format="m4a")["id"])
+    assert first["status"] == "completed", first["error"]
+    assert first["options"]["video_format"] == "best"
+    again = create(service, f"{media_url}/clip.mp4?again=1", **first["options"])  # video_format, not format
+    assert again["options"] == first["options"]
+    assert service.wait(again["id"])["status"] == "completed"
+    r = service.client.post("/api/v1/tasks", json={"url": f"{media_url}/clip.mp4?n=3", "format": "best",
+                                                   "video_format": "worst"})
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request"
+    assert "send one of them" in r.json()["message"]
+    schema = service.client.get("/openapi.json").json()["components"]["schemas"]["TaskCreate"]["properties"]
+    assert {"format", "video_format"} <= set(schema)

@@ -1865,6 +1865,11 @@ export interface components {
              */
             format?: string | null;
             /**
+             * Video Format
+             * @description The same as `format`, under the name a task's `options` echo it, so read options can be sent back
+             */
+            video_format?: string | null;
+            /**
              * Subtitles
              * @description Fetch captions and subtitles when the site offers them
              * @default true

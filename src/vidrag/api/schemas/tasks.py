@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from vidrag.domain.tasks import AudioFormat, TaskOptions, TaskStatus
 from vidrag.storage.models import MediaFileRow, TaskRow
@@ -20,11 +21,21 @@ class TaskCreate(BaseModel):
     audio_format: AudioFormat = AudioFormat.MP3
     max_height: int | None = Field(None, ge=16, le=8640, description="Highest video height to fetch, e.g. 720")
     format: str | None = Field(None, max_length=512, description="A raw yt-dlp format selector (overrides max_height)")
+    video_format: str | None = Field(None, max_length=512, description=(
+        "The same as `format`, under the name a task's `options` echo it, so read options can be sent back"))
     subtitles: bool = Field(True, description="Fetch captions and subtitles when the site offers them")
+
+    @model_validator(mode="after")
+    def _one_format(self) -> Self:
+        if self.format is not None and self.video_format is not None and self.format != self.video_format:
+            raise PydanticCustomError("conflicting_format", "format and video_format name the same option and differ "
+                                      "here; send one of them")
+        return self
 
     def options(self) -> TaskOptions:
         return TaskOptions(extract_audio=self.extract_audio, keep_video=self.keep_video,
-                           audio_format=self.audio_format, max_height=self.max_height, video_format=self.format,
+                           audio_format=self.audio_format, max_height=self.max_height,
+                           video_format=self.format if self.format is not None else self.video_format,
                            subtitles=self.subtitles)
 
 
