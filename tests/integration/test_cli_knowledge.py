@@ -30,6 +30,17 @@ def test_ingest_search_transcript(tmp_path: Path, talk: Talk, talk_url: str) -> 
     assert srt.code == 0
     assert "00:00:00,000 --> " in srt.output
     assert "lighthouse keeper" in srt.output.lower()
+    # the short IDs the CLI shows are accepted: a document's, or that of the download it was made from
+    short_task = re.search(r"([0-9a-f]{8}) .*completed", cli("tasks").output)
+    assert short_task, cli("tasks").output
+    for ref in (document_id[:8], short_task[1]):
+        txt = cli("transcript", ref, "--kb", "talks", "--format", "txt")
+        assert txt.code == 0, txt.output
+        assert "lighthouse keeper" in txt.output.lower()
+    unknown = cli("transcript", "ffffffff", "--kb", "talks")
+    assert unknown.code == 2
+    assert "document_not_found" in unknown.output
+    assert "starts with 'ffffffff'" in unknown.output
 
 
 def test_a_local_document_and_errors(tmp_path: Path) -> None:
@@ -45,3 +56,16 @@ def test_a_local_document_and_errors(tmp_path: Path) -> None:
     bad = cli("ingest", "ftp://example.com/x.mp4", "--kb", "home")
     assert bad.code == 2
     assert "unsupported_scheme" in bad.output
+
+
+def test_a_missing_local_file_is_named(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    missing = tmp_path / "nonexistent.mp4"
+    result = cli("ingest", str(missing), "--kb", "home")
+    assert result.code == 2
+    assert f"file_not_found: no such file: {missing}" in result.output
+    assert "scheme" not in result.output
+    directory = cli("ingest", str(tmp_path), "--kb", "home")
+    assert directory.code == 2
+    assert "not_a_file" in directory.output
+    assert "no such file" in cli("ingest", "notes.txt", "--kb", "home").output  # relative, to the working dir

@@ -20,7 +20,7 @@ from vidrag.cli import (
     load_settings,
     run_to_exit,
 )
-from vidrag.domain.errors import NotFound, VidragError
+from vidrag.domain.errors import InvalidInput, NotFound, VidragError
 from vidrag.domain.knowledge import RetrievalQuery, SearchMethod
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ async def _ingest(c: Container, source: str, kb: str) -> int:
             dataset = _dataset(c, kb)
             doc = await asyncio.to_thread(_add, c, dataset, source)  # a download or a file copy: off the loop
         except VidragError as exc:
-            console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+            console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]", soft_wrap=True)  # a path stays whole
             return 2
         row = await _follow_document(c, dataset, doc.id)
         await _wait_idle(c.ingest_runner)
@@ -78,6 +78,11 @@ def _add(c: Container, dataset: str, source: str) -> DocumentRow:
     if path.is_file():
         with path.open("rb") as fh:
             return c.knowledge.add_file(dataset, path.name, fh)
+    if "://" not in source:  # meant as a path: say so, rather than "url scheme 'none' is not supported"
+        if path.exists():
+            raise InvalidInput(f"not a file: {source}; give a media or document file, or an http(s) URL",
+                               code="not_a_file")
+        raise NotFound(f"no such file: {source}; give an existing file, or an http(s) URL", code="file_not_found")
     return c.knowledge.add_url(dataset, source)
 
 
@@ -141,16 +146,45 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+MIN_PREFIX = 8
+
+
+def _document_id(c: Container, kb: str, ref: str) -> str:
+    """The document ``ref`` names: its ID, or a download task's ID, either whole or a unique prefix."""
+    dataset = c.knowledge.dataset(kb).id
+    try:
+        return c.knowledge.document(dataset, ref).id
+    except NotFound:
+        if len(ref) < MIN_PREFIX:
+            raise
+    found: set[str] = set()
+    offset, total = 0, 1
+    while offset < total:
+        rows, total, _ = c.knowledge.documents(dataset, offset, 500)
+        found |= {d.id for d in rows if d.id.startswith(ref) or (d.task_id or "").startswith(ref)}
+        offset += len(rows) or total
+    if len(found) > 1:
+        raise InvalidInput(f"'{ref}' starts the IDs of {len(found)} documents in '{kb}'; give more of the ID",
+                           code="ambiguous_id")
+    if not found:
+        raise NotFound(f"no document in '{kb}' has an ID, or a download task ID, that starts with '{ref}'",
+                       code="document_not_found")
+    return found.pop()
+
+
 @app.command()
-def transcript(document_id: Annotated[str, typer.Argument(help="a media document's ID")], kb: KbOption,
+def transcript(document_id: Annotated[str, typer.Argument(
+                   help="a media document's ID, or the ID of the download it was made from; a unique prefix "
+                        f"of either (at least {MIN_PREFIX} characters, as `vidrag tasks` shows) will do")],
+               kb: KbOption,
                fmt: Annotated[str, typer.Option("--format", help="srt, vtt, txt or json")] = "srt",
                output: Annotated[Path | None, typer.Option("--output", "-o", help="write to a file")] = None) -> None:
     """Print (or save) a media document's transcript."""
     c = _container()
     try:
-        body, _ = c.knowledge.transcript(kb, document_id, fmt)
+        body, _ = c.knowledge.transcript(kb, _document_id(c, kb, document_id), fmt)
     except VidragError as exc:
-        console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")
+        console.print(f"[red]{exc.code}: {escape(exc.message)}[/red]", soft_wrap=True)
         raise typer.Exit(2) from exc
     finally:
         c.db.dispose()
