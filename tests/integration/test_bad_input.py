@@ -176,3 +176,25 @@ def test_oversized_upload_is_refused_before_it_is_read(start_service: Callable[.
                      b"Content-Length: 52428800\r\n\r\n")
         assert conn.recv(4096).startswith(b"HTTP/1.1 413")
     assert_healthy(svc)
+
+
+def test_bad_file_names_are_refused_alike(service: RunningService) -> None:
+    """The seed contract: 400 `invalid_file_name` for `..`, `/`, `\\` (encoded or not) and NUL, with one message;
+    the native API refuses the same names with its 422."""
+    messages = set()
+    for name in ("..%2F..%2Fetc%2Fpasswd", "a%2Fb.mp4", "a/b.mp4", "a%5Cb.mp4", "a%00b.mp4", "..vidrag.db"):
+        r = service.client.get(f"/api/download/{name}")
+        assert r.status_code == 400, (name, r.text)
+        assert r.json()["code"] == "invalid_file_name"
+        messages.add(r.json()["message"])
+        r = service.client.get(f"/api/v1/files/{name}")
+        assert r.status_code == 422, (name, r.text)
+        assert r.json()["code"] == "invalid_file_name"
+        messages.add(r.json()["message"])
+    assert len(messages) == 1, messages
+    assert "exactly as" in messages.pop()
+    for path in ("/api/download/missing.mp4", "/api/v1/files/missing.mp4", "/api/v1/files/missing.mp4/thumbnail"):
+        r = service.client.get(path)
+        assert r.status_code == 404, path
+        assert r.json()["code"] == "file_not_found"
+    assert_healthy(service)

@@ -19,7 +19,7 @@ from vidrag.api.schemas.seed import (
     seed_summary,
 )
 from vidrag.api.schemas.system import SeedCleanup, SeedStorageInfo
-from vidrag.domain.errors import BadRequest
+from vidrag.domain.errors import BadRequest, InvalidInput
 from vidrag.domain.tasks import SourceKind, TaskOptions, TaskStatus
 
 router = APIRouter(tags=["seed API"])
@@ -41,13 +41,16 @@ def status(task_id: str, downloads: DownloadsDep) -> TaskStatusResponse:
     return seed_status(downloads.get(task_id))
 
 
-@router.get("/api/download/{file_name}", response_class=FileResponse)
+# `:path`, so an encoded slash (..%2F..%2Fetc%2Fpasswd) reaches the name check instead of missing the route
+@router.get("/api/download/{file_name:path}", response_class=FileResponse)
 def download(file_name: str, downloads: DownloadsDep) -> FileResponse:
-    """Download a produced file by the name given in `files`."""
-    if ".." in file_name or "/" in file_name or "\\" in file_name:
-        raise BadRequest("invalid file name; use the name exactly as given in the task's files",
-                         code="invalid_file_name")
-    return file_response(downloads, file_name, attachment=True)
+    """Download a produced file by the name given in `files`; 400 for a name with `..`, `/`, `\\` or NUL."""
+    try:
+        return file_response(downloads, file_name, attachment=True)
+    except InvalidInput as exc:
+        if exc.code != "invalid_file_name":
+            raise
+        raise BadRequest(exc.message, code=exc.code) from None  # the seed API's status for a bad name
 
 
 @router.delete("/api/tasks/{task_id}")
