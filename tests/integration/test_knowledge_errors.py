@@ -225,3 +225,20 @@ def test_difys_retrieval_keys_are_accepted_and_kept(kb: tuple[RunningService, st
     r = svc.client.patch(f"/api/v1/datasets/{dataset}", json={"retrieval_model": stored})
     assert r.status_code == 200, r.text
     assert r.json()["retrieval_model"] == stored | {"filters": {"time_from": 0.0, "time_to": 60.0, "kinds": ["video"]}}
+
+
+def test_nul_characters_are_refused_before_the_database(kb: tuple[RunningService, str]) -> None:
+    """PostgreSQL cannot store NUL in text (it was a 500 there); both backends refuse it the same way."""
+    svc, dataset = kb
+    for method, path, body, params in (
+            ("POST", "/api/v1/datasets", {"name": "n", "description": "a\x00b"}, None),
+            ("PATCH", f"/api/v1/datasets/{dataset}", {"name": "a\x00"}, None),
+            ("POST", f"/api/v1/datasets/{dataset}/document/create-by-text", {"name": "n", "text": "a\x00b"}, None),
+            ("POST", f"/api/v1/datasets/{dataset}/retrieve",
+             {"query": "saffron", "retrieval_model": {"filters": {"uploader": "\x00"}}}, None),
+            ("GET", f"/api/v1/datasets/{dataset}/documents", None, {"keyword": "a\x00"})):
+        r = svc.client.request(method, path, json=body, params=params)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["code"] == "invalid_request"
+        assert "NUL" in r.json()["message"]
+    still_queryable(svc, dataset)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse
 
 from vidrag.api.deps import ContainerDep, KnowledgeDep, SearchDep
@@ -28,6 +29,7 @@ from vidrag.api.schemas.knowledge import (
     RetrieveResponse,
     SegmentOut,
     SegmentUpdateBody,
+    no_nul,
 )
 from vidrag.domain.errors import NotFound
 from vidrag.services.ingest_job import TERMINAL, document_event
@@ -35,6 +37,7 @@ from vidrag.services.ingest_job import TERMINAL, document_event
 router = APIRouter(prefix="/api/v1/datasets", tags=["knowledge bases"])
 PageQ = Annotated[int, Query(ge=1, le=100_000)]
 LimitQ = Annotated[int, Query(ge=1, le=100)]
+KeywordQ = Annotated[str | None, Query(max_length=200), AfterValidator(no_nul)]
 T = TypeVar("T")
 
 
@@ -108,14 +111,14 @@ def create_by_text(dataset_id: str, body: ByText, kb: KnowledgeDep) -> DocumentC
 
 @router.post("/{dataset_id}/document/create-by-file", status_code=201, response_model=DocumentCreated)
 def create_by_file(dataset_id: str, kb: KnowledgeDep, file: Annotated[UploadFile, File()],
-                   name: Annotated[str | None, Form(max_length=500)] = None) -> DocumentCreated:
+                   name: Annotated[str | None, Form(max_length=500), AfterValidator(no_nul)] = None) -> DocumentCreated:
     """Upload PDF, DOCX, HTML, Markdown, text, SRT/VTT, or a video/audio file (type checked by content)."""
     return _created(DocumentOut.of(kb.add_file(dataset_id, name or file.filename, file.file)))
 
 
 @router.get("/{dataset_id}/documents", response_model=Page[DocumentOut])
 def list_documents(dataset_id: str, kb: KnowledgeDep, page: PageQ = 1, limit: LimitQ = 20,
-                   keyword: Annotated[str | None, Query(max_length=200)] = None) -> Page[DocumentOut]:
+                   keyword: KeywordQ = None) -> Page[DocumentOut]:
     """Documents of a knowledge base, newest first."""
     rows, total, counts = kb.documents(dataset_id, (page - 1) * limit, limit, keyword)
     return _page([DocumentOut.of(r, counts.get(r.id, 0)) for r in rows], total, page, limit)
@@ -194,7 +197,7 @@ def _known_segment_id(kb: KnowledgeDep, dataset_id: str, document_id: str, segme
 
 @router.get("/{dataset_id}/documents/{document_id}/segments", response_model=Page[SegmentOut])
 def list_segments(dataset_id: str, document_id: str, kb: KnowledgeDep, page: PageQ = 1, limit: LimitQ = 20,
-                  keyword: Annotated[str | None, Query(max_length=200)] = None,
+                  keyword: KeywordQ = None,
                   status: Literal["enabled", "disabled"] | None = None) -> Page[SegmentOut]:
     """Chunks of a document in order, with their times, pages and headings."""
     enabled = None if status is None else status == "enabled"

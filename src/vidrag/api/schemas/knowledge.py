@@ -14,6 +14,7 @@ from pydantic import (
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -55,7 +56,24 @@ Seconds = Annotated[float, Field(ge=0, le=MAX_PAUSE_SECONDS, allow_inf_nan=False
                     _in_range(f"a number of seconds from 0 to {MAX_PAUSE_SECONDS:g}")]
 
 
-class _OwnKeys(BaseModel):
+def no_nul(value: Any) -> Any:
+    """Text bound for the database must not hold NUL: PostgreSQL refuses it (a 500), SQLite would store it."""
+    if (isinstance(value, str) and "\x00" in value) or (isinstance(value, list) and any(
+            isinstance(v, str) and "\x00" in v for v in value)):
+        raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
+    return value
+
+
+class _Input(BaseModel):
+    """A request body whose text fields are checked by ``no_nul``."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return no_nul(value)
+
+
+class _OwnKeys(_Input):
     """vidrag's own objects: a misspelt key is refused by name (with the keys there are), not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
@@ -132,14 +150,14 @@ class ChunkingRules(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True, exclude_none=True)
 
 
-class DatasetCreate(BaseModel):
+class DatasetCreate(_Input):
     name: str = Field(min_length=1, max_length=255)
     description: str = Field("", max_length=5000)
     process_rule: ChunkingRules | None = None
     retrieval_model: RetrievalModel | None = Field(None, description="Default retrieval settings, stored and echoed")
 
 
-class DatasetUpdate(BaseModel):
+class DatasetUpdate(_Input):
     name: str | None = Field(None, min_length=1, max_length=255)
     description: str | None = Field(None, max_length=5000)
     retrieval_model: RetrievalModel | None = None
@@ -171,17 +189,17 @@ class Page(BaseModel, Generic[T]):
     page: int
 
 
-class ByText(BaseModel):
+class ByText(_Input):
     name: str = Field(min_length=1, max_length=500)
     text: str = Field(min_length=1)
 
 
-class ByUrl(BaseModel):
+class ByUrl(_Input):
     url: str = Field(max_length=4096, description="A video page, media file or HLS playlist")
     name: str | None = Field(None, max_length=500)
 
 
-class FromTask(BaseModel):
+class FromTask(_Input):
     task_id: str = Field(max_length=64, description="A download task (finished or still running)")
 
 
@@ -272,7 +290,7 @@ class SegmentOut(BaseModel):
                    hit_count=s.hit_count)
 
 
-class SegmentUpdate(BaseModel):
+class SegmentUpdate(_Input):
     content: str | None = Field(None, min_length=1, max_length=100_000)
     enabled: bool | None = None
 
@@ -350,7 +368,7 @@ class RetrievalModel(BaseModel):
                                      f.upload_date_from, f.upload_date_to, f.time_from, f.time_to))
 
 
-class RetrieveRequest(BaseModel):
+class RetrieveRequest(_Input):
     query: str = Field(min_length=1, max_length=2000)
     retrieval_model: RetrievalModel = Field(default_factory=RetrievalModel)
 
