@@ -73,7 +73,7 @@ export interface paths {
         };
         /**
          * Download
-         * @description Download a produced file by the name given in `files`.
+         * @description Download a produced file by the name given in `files`; 400 for a name with `..`, `/`, `\` or NUL.
          */
         get: operations["download_api_download__file_name__get"];
         put?: never;
@@ -332,26 +332,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/files/{name}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Get File
-         * @description Stream a media file inline (for players); `?download=true` for an attachment.
-         */
-        get: operations["get_file_api_v1_files__name__get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/files/{name}/thumbnail": {
         parameters: {
             query?: never;
@@ -364,6 +344,26 @@ export interface paths {
          * @description A JPEG frame of a video file (made on first request, kept beside the file); 404 `no_thumbnail` for audio.
          */
         get: operations["get_thumbnail_api_v1_files__name__thumbnail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get File
+         * @description Stream a media file inline (for players); `?download=true` for an attachment.
+         */
+        get: operations["get_file_api_v1_files__name__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2575,37 +2575,6 @@ export interface operations {
             };
         };
     };
-    get_file_api_v1_files__name__get: {
-        parameters: {
-            query?: {
-                download?: boolean;
-            };
-            header?: never;
-            path: {
-                name: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
     get_thumbnail_api_v1_files__name__thumbnail_get: {
         parameters: {
             query?: never;
@@ -2625,6 +2594,37 @@ export interface operations {
                 content: {
                     "image/jpeg": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_file_api_v1_files__name__get: {
+        parameters: {
+            query?: {
+                download?: boolean;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
