@@ -198,3 +198,14 @@ def test_bad_file_names_are_refused_alike(service: RunningService) -> None:
         assert r.status_code == 404, path
         assert r.json()["code"] == "file_not_found"
     assert_healthy(service)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://127.0.0.1:9/a\u0000b"])
+def test_urls_that_are_not_web_addresses_or_hold_a_nul_are_refused(service: RunningService, url: str) -> None:
+    r = service.client.post("/api/v1/tasks", json={"url": url})
+    assert 400 <= r.status_code < 500, r.text
+    body = r.json()
+    assert body["code"] in {"unsupported_scheme", "invalid_url", "invalid_value"}, body
+    if url == "notaurl":
+        assert "must start with http:// or https://" in body["message"]
+    assert service.client.get("/api/v1/tasks").json()["total"] == 0  # nothing stored

@@ -91,6 +91,14 @@ def install(app: FastAPI) -> None:
                         "(operators: raise VIDRAG_DATABASE_POOL_SIZE / _MAX_OVERFLOW or add replicas)",
                         headers={"Retry-After": "2"})
 
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def _unstorable(request: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
+        # what a schema did not catch but the database refuses: a NUL character in text (PostgreSQL), a number out of
+        # the column's range; the request's fault, so a 4xx and nothing stored
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _respond(request, 422, "invalid_value", "a value in the request cannot be stored (for example a NUL "
+                        "character in text, or a number out of range); correct it and send again")
+
     @app.exception_handler(sqlalchemy.exc.OperationalError)
     async def _database_down(request: Request, exc: sqlalchemy.exc.OperationalError) -> JSONResponse:
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)

@@ -24,11 +24,16 @@ def normalize_url(raw: str) -> str:
         raise InvalidInput("url is empty; send the http(s) address of a video page or media file", code="invalid_url")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"url is longer than {MAX_URL_LENGTH} characters", code="invalid_url")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise InvalidInput("url contains a control character (a NUL, tab or line break); send the address as it is "
+                           "shown in a browser's address bar", code="invalid_url")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
-        shown = scheme or "none"
-        raise InvalidInput(f"url scheme '{shown}' is not supported; use an http:// or https:// address",
+        if not scheme:
+            raise InvalidInput(f"'{url[:200]}' is not a web address: it must start with http:// or https://",
+                               code="unsupported_scheme")
+        raise InvalidInput(f"url scheme '{scheme}' is not supported; use an http:// or https:// address",
                            code="unsupported_scheme")
     if not parts.hostname:
         raise InvalidInput("url has no host name; send a full address such as https://example.com/video",
