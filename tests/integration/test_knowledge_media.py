@@ -206,7 +206,9 @@ def test_audio_has_no_thumbnail(service: RunningService, media: MediaSet, media_
     r = service.client.get(f"/api/v1/files/{audio['name']}/thumbnail")
     assert r.status_code == 404
     assert r.json()["code"] == "no_thumbnail"
-    assert service.client.get("/api/v1/files/..%2Fx/thumbnail").status_code in (400, 404)
+    bad = service.client.get("/api/v1/files/..%2Fx/thumbnail")  # a path, not a file name
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["code"] == "invalid_file_name"
 
 
 @pytest.fixture(scope="module")
