@@ -107,12 +107,17 @@ class TranscriptRepository:
         self.session.merge(row)
 
 
+MAX_ROW_ID = 2**63 - 1  # row IDs are signed 64-bit integers in SQLite and PostgreSQL
+
+
 class SegmentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.postgres = pg_search.is_postgres(session)
 
     def get(self, segment_id: int) -> SegmentRow | None:
+        if not 0 < segment_id <= MAX_ROW_ID:  # names no row, and would overflow the database driver
+            return None
         return self.session.get(SegmentRow, segment_id)
 
     def by_ids(self, ids: Sequence[int]) -> dict[int, SegmentRow]:

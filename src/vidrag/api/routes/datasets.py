@@ -183,18 +183,6 @@ def transcript(dataset_id: str, document_id: str, kb: KnowledgeDep,
 
 
 # --- segments -----------------------------------------------------------------------------------------
-# Row IDs are signed 64-bit integers in SQLite and PostgreSQL; a larger number names no segment (and would overflow
-# the database driver), so it is answered like any other missing segment.
-_MAX_ROW_ID = 2**63 - 1
-
-
-def _known_segment_id(kb: KnowledgeDep, dataset_id: str, document_id: str, segment_id: int) -> int:
-    if not 0 < segment_id <= _MAX_ROW_ID:
-        kb.document(dataset_id, document_id)  # a missing knowledge base or document is named first
-        raise NotFound(f"segment {segment_id} is not in document '{document_id}'", code="segment_not_found")
-    return segment_id
-
-
 @router.get("/{dataset_id}/documents/{document_id}/segments", response_model=Page[SegmentOut])
 def list_segments(dataset_id: str, document_id: str, kb: KnowledgeDep, page: PageQ = 1, limit: LimitQ = 20,
                   keyword: KeywordQ = None,
@@ -208,7 +196,6 @@ def list_segments(dataset_id: str, document_id: str, kb: KnowledgeDep, page: Pag
 @router.get("/{dataset_id}/documents/{document_id}/segments/{segment_id}", response_model=SegmentOut)
 def get_segment(dataset_id: str, document_id: str, segment_id: int, kb: KnowledgeDep) -> SegmentOut:
     """One chunk."""
-    segment_id = _known_segment_id(kb, dataset_id, document_id, segment_id)
     return SegmentOut.of(kb.segment(dataset_id, document_id, segment_id))
 
 
@@ -217,7 +204,6 @@ def update_segment(dataset_id: str, document_id: str, segment_id: int, body: Seg
                    kb: KnowledgeDep) -> SegmentOut:
     """Edit a chunk's text (re-embedded at once) or enable/disable it."""
     seg = body.segment
-    segment_id = _known_segment_id(kb, dataset_id, document_id, segment_id)
     return SegmentOut.of(kb.update_segment(dataset_id, document_id, segment_id, seg.content, seg.enabled))
 
 
