@@ -307,13 +307,12 @@ class KnowledgeService:
         doc = self.document(ref, document_id)
         if fmt not in EXPORTERS:
             raise InvalidInput(f"format '{fmt}' is not one of {', '.join(EXPORTERS)}", code="invalid_format")
-        with self.db.session() as s:
-            row = TranscriptRepository(s).get(doc.id)
-        if row is None:
+        saved = self.transcript_of(doc.id)
+        if saved is None:
             raise NotFound("this document has no transcript (yet); media documents get one when transcribed",
                            code="transcript_not_found")
         render, content_type = EXPORTERS[fmt]
-        return render(Transcript.from_json(row.body)), content_type
+        return render(saved), content_type
 
     def transcript_of(self, document_id: str) -> Transcript | None:
         """A media document's transcript (None until transcribed, and for other documents)."""
@@ -326,14 +325,13 @@ class KnowledgeService:
         with self.db.session() as s:
             doc = DocumentRepository(s).get(document_id)
             task = TaskRepository(s).get(doc.task_id) if doc and doc.task_id else None
-            saved = TranscriptRepository(s).get(document_id) if doc else None
         if doc is None or task is None:
             raise NotFound(f"no media document '{document_id}'", code="document_not_found")
         files = {f.kind: f for f in task.files}
         media = files.get("video") or files.get("audio")
         if media is None:
             raise NotFound("the media file of this document is gone (cleaned up?)", code="file_not_found")
-        return doc, media.name, media.content_type, Transcript.from_json(saved.body) if saved else None
+        return doc, media.name, media.content_type, self.transcript_of(document_id)
 
     # --- recovery ----------------------------------------------------------------------------------
     def queue_for(self, document_id: str) -> str:
